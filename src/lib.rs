@@ -1,0 +1,28 @@
+//! Cluster face embeddings into identities, with no training.
+//!
+//! The pipeline is a straight line of library functions, each with a typed input and output:
+//!
+//! ```text
+//! io::load_features -> knn::build_knn -> graph::build_graph -> infomap::Infomap::run -> labels
+//!                                                                  metrics::evaluate (given ground truth)
+//! ```
+//!
+//! 1. [`io`] reads `.npy` or raw float32 `.bin` features into [`Features`] (finite, non-zero,
+//!    L2-normalised rows), and label files.
+//! 2. [`knn`] finds each row's nearest neighbours by inner product (cosine) with faiss.
+//! 3. [`graph`] keeps the links `i -> j` with `j != i` and similarity at least `min_sim`.
+//! 4. [`infomap`] partitions the link network with the two-level map equation. It knows
+//!    networks, not faces, and serves any weighted link list.
+//! 5. [`metrics`] scores a clustering against ground truth (pairwise, BCubed, NMI).
+
+pub mod error;
+pub mod features;
+pub mod graph;
+pub mod infomap;
+pub mod io;
+pub mod knn;
+pub mod metrics;
+pub mod progress;
+
+pub use error::{Error, Result};
+pub use features::Features;

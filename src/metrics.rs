@@ -1,0 +1,3 @@
+//! Clustering scores against ground truth.
+//!
+//! TODO(helper metrics): implement.
