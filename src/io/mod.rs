@@ -2,6 +2,10 @@
 //!
 //! TODO(helper io): implement. Public API below is the contract other modules use.
 
+mod atomic;
+
+pub use atomic::AtomicFile;
+
 use std::path::Path;
 
 use crate::error::Result;
