@@ -1,0 +1,352 @@
+//! Stationary flow (spec §3) and the leaf network handed to the optimiser (spec §3.5).
+//!
+//! Two models:
+//! - [`FlowModel::Directed`]: PageRank with teleportation to links (teleport target chosen in
+//!   proportion to out-weight), unrecorded, probability `alpha`. After the power iteration one
+//!   more step is taken along links only and renormalised by the non-dangling mass (§3.1 step
+//!   5), so a node's flow is the flow it receives over links.
+//! - [`FlowModel::Undirected`]: node flow in proportion to incident weight (§3.3).
+//!
+//! The power iteration pulls over an in-link CSR, in parallel over target nodes. Every sum is
+//! taken in a fixed order (per node: in-link order; across nodes: fixed chunks combined in
+//! index order), so the flow is bit-identical whatever the number of threads.
+//!
+//! The result is a [`FlowNetwork`]: per node its flow, enter and exit flow, and a *merged*
+//! adjacency listing each neighbour once with the flow on the link to it (`out_flow`) and
+//! from it (`in_flow`). k-NN graphs are mostly reciprocal, so merging roughly halves the
+//! entries the optimiser scans (spec §10.5).
+
+use rayon::prelude::*;
+
+use super::network::LinkSource;
+use super::FlowModel;
+
+/// Nodes per parallel work unit. Fixed, so reductions are independent of the thread count.
+const CHUNK: usize = 4096;
+
+/// Items with their flow data and merged adjacency: the leaf network, or modules standing in as
+/// super-nodes after aggregation.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FlowNetwork {
+    /// Visit rate of each item.
+    pub flow: Vec<f64>,
+    /// Flow entering each item over its links.
+    pub enter: Vec<f64>,
+    /// Flow leaving each item over its links.
+    pub exit: Vec<f64>,
+    /// `n + 1` offsets into the adjacency arrays.
+    pub offsets: Vec<usize>,
+    /// Neighbour of each adjacency entry.
+    pub neighbour: Vec<u32>,
+    /// Flow on the link item -> neighbour (0 if none).
+    pub out_flow: Vec<f64>,
+    /// Flow on the link neighbour -> item (0 if none).
+    pub in_flow: Vec<f64>,
+}
+
+impl FlowNetwork {
+    /// Number of items.
+    pub fn n(&self) -> usize {
+        self.flow.len()
+    }
+
+    /// Adjacency index range of item `i`.
+    #[inline]
+    pub fn edges(&self, i: usize) -> std::ops::Range<usize> {
+        self.offsets[i]..self.offsets[i + 1]
+    }
+}
+
+/// Flow calculation settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FlowSettings {
+    pub model: FlowModel,
+    pub alpha: f64,
+    pub tolerance: f64,
+    pub min_iterations: usize,
+    pub max_iterations: usize,
+}
+
+/// The flow calculation's result.
+#[derive(Debug)]
+pub(crate) struct FlowResult {
+    pub network: FlowNetwork,
+    /// Power iterations run (0 for the undirected model).
+    pub iterations: usize,
+    /// L1 change of the last iteration.
+    pub error: f64,
+}
+
+/// In-links of every node (self-links included), with weights, plus per-node weight sums.
+struct LinkTables {
+    in_offsets: Vec<usize>,
+    in_source: Vec<u32>,
+    in_weight: Vec<f64>,
+    /// Out-weight of each node, self-link included.
+    out_weight: Vec<f64>,
+    /// Self-link weight of each node.
+    self_weight: Vec<f64>,
+}
+
+#[inline]
+fn usable(w: f64) -> bool {
+    w.is_finite() && w > 0.0
+}
+
+fn link_tables<L: LinkSource>(links: &L) -> LinkTables {
+    let n = links.num_nodes();
+    let mut in_degree = vec![0usize; n + 1];
+    let mut out_weight = vec![0f64; n];
+    let mut self_weight = vec![0f64; n];
+    for u in 0..n {
+        links.for_each_out_link(u, |v, w| {
+            if usable(w) {
+                in_degree[v as usize + 1] += 1;
+                out_weight[u] += w;
+                if v as usize == u {
+                    self_weight[u] += w;
+                }
+            }
+        });
+    }
+    for i in 0..n {
+        in_degree[i + 1] += in_degree[i];
+    }
+    let in_offsets = in_degree;
+    let total = in_offsets[n];
+    let mut fill = in_offsets.clone();
+    let mut in_source = vec![0u32; total];
+    let mut in_weight = vec![0f64; total];
+    for u in 0..n {
+        links.for_each_out_link(u, |v, w| {
+            if usable(w) {
+                let slot = &mut fill[v as usize];
+                in_source[*slot] = u as u32;
+                in_weight[*slot] = w;
+                *slot += 1;
+            }
+        });
+    }
+    LinkTables { in_offsets, in_source, in_weight, out_weight, self_weight }
+}
+
+/// Sum of `f(i)` over `0..n`, in fixed chunks combined in index order.
+fn det_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
+    let parts: Vec<f64> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| (c * CHUNK..((c + 1) * CHUNK).min(n)).map(&f).sum::<f64>())
+        .collect();
+    parts.iter().sum()
+}
+
+/// Computes node and link flow for `links` and builds the optimiser's leaf network.
+pub(crate) fn compute_flow<L: LinkSource>(links: &L, settings: &FlowSettings) -> FlowResult {
+    let n = links.num_nodes();
+    let tables = link_tables(links);
+    let total_weight: f64 = tables.out_weight.iter().sum();
+    let self_total: f64 = tables.self_weight.iter().sum();
+    if n == 0 || total_weight <= 0.0 {
+        let mut network = FlowNetwork { offsets: vec![0; n + 1], ..Default::default() };
+        network.flow = vec![0.0; n];
+        network.enter = vec![0.0; n];
+        network.exit = vec![0.0; n];
+        return FlowResult { network, iterations: 0, error: 0.0 };
+    }
+    // Weighted total degree, self-link counted once: the undirected flow, and the directed
+    // model's start vector (§3.1 step 3).
+    let norm = 2.0 * total_weight - self_total;
+    let degree_flow: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|u| {
+            let r = tables.in_offsets[u]..tables.in_offsets[u + 1];
+            let in_w: f64 = tables.in_weight[r].iter().sum();
+            (tables.out_weight[u] + in_w - tables.self_weight[u]) / norm
+        })
+        .collect();
+
+    match settings.model {
+        FlowModel::Undirected => {
+            // A link of weight w carries 2w/norm in both directions together; each endpoint
+            // sees half of it as exit and half as enter (§3.3, §3.5).
+            let scale = 1.0 / norm;
+            let network = merged_network(links, &tables, degree_flow, |_, w| w * scale, |_, w| w * scale, true);
+            FlowResult { network, iterations: 0, error: 0.0 }
+        }
+        FlowModel::Directed => {
+            let (p, iterations, error) = pagerank(&tables, degree_flow, total_weight, settings);
+            // Final unrecorded step (§3.1 step 5): f(u,v) = w/out_w(u) * p(u) / (1 - D).
+            let dangling = det_sum(n, |u| if tables.out_weight[u] > 0.0 { 0.0 } else { p[u] });
+            let scale = 1.0 / (1.0 - dangling);
+            let rate: Vec<f64> = (0..n)
+                .map(|u| if tables.out_weight[u] > 0.0 { p[u] / tables.out_weight[u] * scale } else { 0.0 })
+                .collect();
+            let flow: Vec<f64> = (0..n)
+                .into_par_iter()
+                .map(|v| {
+                    let r = tables.in_offsets[v]..tables.in_offsets[v + 1];
+                    tables.in_source[r.clone()]
+                        .iter()
+                        .zip(&tables.in_weight[r])
+                        .map(|(&u, &w)| w * rate[u as usize])
+                        .sum()
+                })
+                .collect();
+            let network = merged_network(links, &tables, flow, |u, w| w * rate[u], |x, w| w * rate[x], false);
+            FlowResult { network, iterations, error }
+        }
+    }
+}
+
+/// Power iteration of §3.1 step 4, pulling over in-links.
+fn pagerank(tables: &LinkTables, start: Vec<f64>, total_weight: f64, s: &FlowSettings) -> (Vec<f64>, usize, f64) {
+    let n = start.len();
+    let alpha = s.alpha;
+    let beta = 1.0 - alpha;
+    let out_w = &tables.out_weight;
+    let mut p = start;
+    let mut q = vec![0f64; n];
+    let mut rate = vec![0f64; n];
+    let mut iterations = 0;
+    let mut best_error = f64::INFINITY;
+    let mut best_at = 0;
+    let mut error;
+    loop {
+        let dangling = det_sum(n, |u| if out_w[u] > 0.0 { 0.0 } else { p[u] });
+        rate.par_iter_mut().enumerate().for_each(|(u, r)| {
+            *r = if out_w[u] > 0.0 { beta * p[u] / out_w[u] } else { 0.0 };
+        });
+        // Teleportation to links: tau(v) = out_w(v) / W.
+        let teleport = (alpha + beta * dangling) / total_weight;
+        q.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
+            for (i, qv) in chunk.iter_mut().enumerate() {
+                let v = c * CHUNK + i;
+                let r = tables.in_offsets[v]..tables.in_offsets[v + 1];
+                let pulled: f64 = tables.in_source[r.clone()]
+                    .iter()
+                    .zip(&tables.in_weight[r])
+                    .map(|(&u, &w)| w * rate[u as usize])
+                    .sum();
+                *qv = teleport * out_w[v] + pulled;
+            }
+        });
+        error = det_sum(n, |v| (q[v] - p[v]).abs());
+        let sum = det_sum(n, |v| q[v]);
+        if (sum - 1.0).abs() > 1e-10 {
+            let inv = 1.0 / sum;
+            q.par_iter_mut().for_each(|x| *x *= inv);
+        }
+        std::mem::swap(&mut p, &mut q);
+        iterations += 1;
+        if error < best_error {
+            best_error = error;
+            best_at = iterations;
+        }
+        let converged = error <= s.tolerance;
+        // Rounding keeps large graphs above the tolerance: stop once the error has not reached
+        // a new minimum for a while (the reference 2.16 also stops on a stall).
+        let stalled = iterations - best_at >= STALL_ITERATIONS;
+        if (iterations >= s.min_iterations && (converged || stalled)) || iterations >= s.max_iterations {
+            break;
+        }
+    }
+    (p, iterations, error)
+}
+
+/// Iterations without a new minimum error after which the power iteration stops.
+const STALL_ITERATIONS: usize = 20;
+
+/// Builds the merged adjacency. `out_f(u, w)` is the flow of link u -> v of weight w, and
+/// `in_f(x, w)` that of link x -> u. With `split` (undirected), the value returned is half the
+/// link's flow and is entered as both exit and enter flow of each endpoint (§3.3).
+fn merged_network<L: LinkSource>(
+    links: &L,
+    tables: &LinkTables,
+    flow: Vec<f64>,
+    out_f: impl Fn(usize, f64) -> f64 + Sync,
+    in_f: impl Fn(usize, f64) -> f64 + Sync,
+    split: bool,
+) -> FlowNetwork {
+    let n = flow.len();
+    // Gathers node u's entries, sorted by neighbour and merged, into `buf`.
+    let gather = |u: usize, buf: &mut Vec<(u32, f64, f64)>| {
+        buf.clear();
+        links.for_each_out_link(u, |v, w| {
+            if usable(w) && v as usize != u {
+                let f = out_f(u, w);
+                buf.push(if split { (v, f, f) } else { (v, f, 0.0) });
+            }
+        });
+        let r = tables.in_offsets[u]..tables.in_offsets[u + 1];
+        for (&x, &w) in tables.in_source[r.clone()].iter().zip(&tables.in_weight[r]) {
+            if x as usize != u {
+                let f = in_f(x as usize, w);
+                buf.push(if split { (x, f, f) } else { (x, 0.0, f) });
+            }
+        }
+        buf.sort_unstable_by_key(|e| e.0);
+        let mut merged = 0;
+        for i in 0..buf.len() {
+            if merged > 0 && buf[merged - 1].0 == buf[i].0 {
+                buf[merged - 1].1 += buf[i].1;
+                buf[merged - 1].2 += buf[i].2;
+            } else {
+                buf[merged] = buf[i];
+                merged += 1;
+            }
+        }
+        buf.truncate(merged);
+    };
+    // Pass 1: merged degree of each node.
+    let degree: Vec<usize> = (0..n)
+        .into_par_iter()
+        .map_init(Vec::new, |buf, u| {
+            gather(u, buf);
+            buf.len()
+        })
+        .collect();
+    let mut offsets = vec![0usize; n + 1];
+    for u in 0..n {
+        offsets[u + 1] = offsets[u] + degree[u];
+    }
+    drop(degree);
+    let total = offsets[n];
+    let mut neighbour = vec![0u32; total];
+    let mut out_flow = vec![0f64; total];
+    let mut in_flow = vec![0f64; total];
+    // Pass 2: fill disjoint slices, one per chunk of nodes.
+    {
+        let mut jobs = Vec::with_capacity(n.div_ceil(CHUNK));
+        let (mut nb, mut of, mut inf) = (&mut neighbour[..], &mut out_flow[..], &mut in_flow[..]);
+        for c in 0..n.div_ceil(CHUNK) {
+            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+            let len = offsets[hi] - offsets[lo];
+            let (a, rest_nb) = nb.split_at_mut(len);
+            let (b, rest_of) = of.split_at_mut(len);
+            let (d, rest_in) = inf.split_at_mut(len);
+            jobs.push((lo, hi, a, b, d));
+            nb = rest_nb;
+            of = rest_of;
+            inf = rest_in;
+        }
+        jobs.into_par_iter().for_each_init(Vec::new, |buf, (lo, hi, nb, of, inf)| {
+            let base = offsets[lo];
+            for u in lo..hi {
+                gather(u, buf);
+                let start = offsets[u] - base;
+                for (i, &(v, o, f)) in buf.iter().enumerate() {
+                    nb[start + i] = v;
+                    of[start + i] = o;
+                    inf[start + i] = f;
+                }
+            }
+        });
+    }
+    let (enter, exit): (Vec<f64>, Vec<f64>) = (0..n)
+        .into_par_iter()
+        .map(|u| {
+            let r = offsets[u]..offsets[u + 1];
+            (in_flow[r.clone()].iter().sum::<f64>(), out_flow[r].iter().sum::<f64>())
+        })
+        .unzip();
+    FlowNetwork { flow, enter, exit, offsets, neighbour, out_flow, in_flow }
+}

@@ -1,0 +1,800 @@
+//! The two-level search (spec §5 and §6): single-item moves, aggregation into super-nodes,
+//! fine-tune and coarse-tune rounds.
+//!
+//! [`Level`] holds one partition of one active network (leaves, or modules standing in as
+//! super-nodes) and runs the core loop on it (§6.2, §6.3). A [`Solution`] is a two-level tree:
+//! the module of every leaf plus the module network obtained by aggregating them (§6.4).
+//! [`run_trial`] strings these together as the reference's `partition()` does (§6.8).
+//!
+//! Hot-loop data is flat: structure-of-arrays module data, a generation-stamped accumulator
+//! reused for every visited item, and per-module cached `plogp` terms, so evaluating a
+//! candidate module costs four logarithms and no allocation.
+
+use rayon::prelude::*;
+
+use super::codelength::{node_entropy, plogp, ModuleFlows};
+use super::flow::FlowNetwork;
+use super::InfomapConfig;
+use crate::rng::Rng;
+
+/// Comparisons of single moves and restores (spec §7, "single-move threshold").
+const MOVE_EPS: f64 = 1e-16;
+/// Core-loop limit for aggregated levels, fixed in the reference.
+const AGGREGATED_LOOP_LIMIT: usize = 20;
+/// Modules per parallel work unit when aggregating.
+const CHUNK: usize = 2048;
+
+/// Sparse accumulator of link flow from one item to each neighbouring module.
+///
+/// Entries keep insertion order. `reset` is O(1): slots are valid only when stamped with the
+/// current generation.
+#[derive(Debug, Default)]
+struct Accumulator {
+    slot: Vec<u32>,
+    stamp: Vec<u32>,
+    generation: u32,
+    module: Vec<u32>,
+    out_flow: Vec<f64>,
+    in_flow: Vec<f64>,
+    /// Number of directed links to each module (for the single-neighbour drag).
+    links: Vec<u32>,
+}
+
+impl Accumulator {
+    fn with_capacity(n: usize) -> Self {
+        Accumulator { slot: vec![0; n], stamp: vec![0; n], generation: 0, ..Default::default() }
+    }
+
+    #[inline]
+    fn reset(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.generation = 1;
+        }
+        self.module.clear();
+        self.out_flow.clear();
+        self.in_flow.clear();
+        self.links.clear();
+    }
+
+    /// Index of module `m`'s entry, created with zero flow if absent.
+    #[inline]
+    fn touch(&mut self, m: u32) -> usize {
+        let mi = m as usize;
+        if self.stamp[mi] == self.generation {
+            self.slot[mi] as usize
+        } else {
+            self.stamp[mi] = self.generation;
+            let idx = self.module.len();
+            self.slot[mi] = idx as u32;
+            self.module.push(m);
+            self.out_flow.push(0.0);
+            self.in_flow.push(0.0);
+            self.links.push(0);
+            idx
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, m: u32, out_flow: f64, in_flow: f64) {
+        let i = self.touch(m);
+        self.out_flow[i] += out_flow;
+        self.in_flow[i] += in_flow;
+        self.links[i] += u32::from(out_flow > 0.0) + u32::from(in_flow > 0.0);
+    }
+
+    fn len(&self) -> usize {
+        self.module.len()
+    }
+}
+
+/// Constants of the objective shared by every level of one (sub-)problem.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Objective {
+    /// Exit flow of the parent module in a coarse-tune sub-problem, else 0 (§5.5).
+    pub q_parent: f64,
+    /// `sum plogp(flow)` over the problem's leaves.
+    pub node_entropy: f64,
+}
+
+/// One partition of one active network, with the running map-equation terms (§4.4, §6.1).
+struct Level<'a> {
+    net: &'a FlowNetwork,
+    cfg: &'a InfomapConfig,
+    objective: Objective,
+    module: Vec<u32>,
+    flow: Vec<f64>,
+    enter: Vec<f64>,
+    exit: Vec<f64>,
+    plogp_enter: Vec<f64>,
+    plogp_exit: Vec<f64>,
+    plogp_exit_flow: Vec<f64>,
+    members: Vec<u32>,
+    empty: Vec<u32>,
+    dirty: Vec<bool>,
+    sum_enter: f64,
+    enter_log_enter: f64,
+    exit_log_exit: f64,
+    flow_log_flow: f64,
+    codelength: f64,
+    order: Vec<u32>,
+    acc: Accumulator,
+}
+
+impl<'a> Level<'a> {
+    /// A level over `net`, every item in its own module (`init = None`) or in `init[i]`
+    /// (module ids `< net.n()`). Every item starts dirty.
+    fn new(net: &'a FlowNetwork, cfg: &'a InfomapConfig, objective: Objective, init: Option<&[u32]>) -> Self {
+        let n = net.n();
+        let (module, flows) = match init {
+            None => {
+                let flows = ModuleFlows { flow: net.flow.clone(), enter: net.enter.clone(), exit: net.exit.clone() };
+                ((0..n as u32).collect::<Vec<_>>(), flows)
+            }
+            Some(init) => (init.to_vec(), ModuleFlows::new(net, init, n)),
+        };
+        let mut members = vec![0u32; n];
+        for &m in &module {
+            members[m as usize] += 1;
+        }
+        // Pop order gives the smallest free id first.
+        let empty: Vec<u32> = (0..n as u32).rev().filter(|&m| members[m as usize] == 0).collect();
+        let mut level = Level {
+            net,
+            cfg,
+            objective,
+            module,
+            plogp_enter: flows.enter.iter().map(|&x| plogp(x)).collect(),
+            plogp_exit: flows.exit.iter().map(|&x| plogp(x)).collect(),
+            plogp_exit_flow: flows.exit.iter().zip(&flows.flow).map(|(&x, &f)| plogp(x + f)).collect(),
+            flow: flows.flow,
+            enter: flows.enter,
+            exit: flows.exit,
+            members,
+            empty,
+            dirty: vec![true; n],
+            sum_enter: 0.0,
+            enter_log_enter: 0.0,
+            exit_log_exit: 0.0,
+            flow_log_flow: 0.0,
+            codelength: 0.0,
+            order: (0..n as u32).collect(),
+            acc: Accumulator::with_capacity(n),
+        };
+        level.recompute_terms();
+        level
+    }
+
+    /// Recomputes the running sums from the module data (removes drift).
+    fn recompute_terms(&mut self) {
+        self.sum_enter = self.objective.q_parent + self.enter.iter().sum::<f64>();
+        self.enter_log_enter = self.plogp_enter.iter().sum();
+        self.exit_log_exit = self.plogp_exit.iter().sum();
+        self.flow_log_flow = self.plogp_exit_flow.iter().sum();
+        self.update_codelength();
+    }
+
+    #[inline]
+    fn update_codelength(&mut self) {
+        let index = plogp(self.sum_enter) - self.enter_log_enter - plogp(self.objective.q_parent);
+        let module = self.flow_log_flow - self.exit_log_exit - self.objective.node_entropy;
+        self.codelength = index + module;
+    }
+
+    /// Moves item `v` from its module to `to`, given its link flow `d_from` to the other members
+    /// of its current module and `d_to` to the members of `to` (§5.2, §5.3).
+    fn apply_move(&mut self, v: usize, to: u32, d_from: f64, d_to: f64) {
+        let a = self.module[v] as usize;
+        let b = to as usize;
+        debug_assert_ne!(a, b);
+        let net = self.net;
+        self.enter_log_enter -= self.plogp_enter[a] + self.plogp_enter[b];
+        self.exit_log_exit -= self.plogp_exit[a] + self.plogp_exit[b];
+        self.flow_log_flow -= self.plogp_exit_flow[a] + self.plogp_exit_flow[b];
+
+        if self.members[b] == 0 {
+            let top = self.empty.pop();
+            debug_assert_eq!(top, Some(to), "an empty target is always the top of the empty stack");
+        }
+        self.members[a] -= 1;
+        self.members[b] += 1;
+        if self.members[a] == 0 {
+            // Exact zeros instead of accumulated rounding noise.
+            self.flow[a] = 0.0;
+            self.enter[a] = 0.0;
+            self.exit[a] = 0.0;
+            self.empty.push(a as u32);
+        } else {
+            self.flow[a] -= net.flow[v];
+            self.enter[a] += d_from - net.enter[v];
+            self.exit[a] += d_from - net.exit[v];
+        }
+        self.flow[b] += net.flow[v];
+        self.enter[b] += net.enter[v] - d_to;
+        self.exit[b] += net.exit[v] - d_to;
+        for m in [a, b] {
+            self.plogp_enter[m] = plogp(self.enter[m]);
+            self.plogp_exit[m] = plogp(self.exit[m]);
+            self.plogp_exit_flow[m] = plogp(self.exit[m] + self.flow[m]);
+        }
+        self.enter_log_enter += self.plogp_enter[a] + self.plogp_enter[b];
+        self.exit_log_exit += self.plogp_exit[a] + self.plogp_exit[b];
+        self.flow_log_flow += self.plogp_exit_flow[a] + self.plogp_exit_flow[b];
+        self.sum_enter += d_from - d_to;
+        self.module[v] = to;
+        self.update_codelength();
+    }
+
+    /// Link flow (out + in) between item `v` and the members of module `m` other than `v`.
+    fn link_flow_to(&self, v: usize, m: u32) -> f64 {
+        let net = self.net;
+        net.edges(v)
+            .filter(|&e| self.module[net.neighbour[e] as usize] == m)
+            .map(|e| net.out_flow[e] + net.in_flow[e])
+            .sum()
+    }
+
+    /// One sweep over the items in random order, moving each dirty item to its best module
+    /// (§6.2). Returns the number of moves.
+    fn sweep(&mut self, freeze: bool, rng: &mut Rng) -> usize {
+        let n = self.net.n();
+        let net = self.net;
+        rng.shuffle(&mut self.order);
+        let random_moves = self.cfg.num_random_moves.min(n);
+        let mut moved = 0;
+        for idx in 0..n {
+            let v = self.order[idx] as usize;
+            if !self.dirty[v] {
+                continue;
+            }
+            let a = self.module[v];
+            if freeze && self.members[a as usize] > 1 {
+                continue;
+            }
+            self.acc.reset();
+            let mut degree = 0usize;
+            for e in net.edges(v) {
+                let (o, i) = (net.out_flow[e], net.in_flow[e]);
+                degree += usize::from(o > 0.0) + usize::from(i > 0.0);
+                self.acc.add(self.module[net.neighbour[e] as usize], o, i);
+            }
+            if degree <= self.cfg.max_degree_for_random_moves {
+                for _ in 0..random_moves {
+                    let r = self.order[rng.below(n as u64) as usize] as usize;
+                    self.acc.touch(self.module[r]);
+                }
+            }
+            let own = self.acc.touch(a);
+            if self.members[a as usize] > 1 {
+                if let Some(&e) = self.empty.last() {
+                    self.acc.touch(e);
+                }
+            }
+
+            // Old-module side of the delta, shared by every candidate (§5.2).
+            let (flow_v, enter_v, exit_v) = (net.flow[v], net.enter[v], net.exit[v]);
+            let ai = a as usize;
+            let d_a = self.acc.out_flow[own] + self.acc.in_flow[own];
+            let enter_a = self.enter[ai] - enter_v + d_a;
+            let exit_a = self.exit[ai] - exit_v + d_a;
+            let flow_a = self.flow[ai] - flow_v;
+            let old_side = -(plogp(enter_a) - self.plogp_enter[ai]) - (plogp(exit_a) - self.plogp_exit[ai])
+                + (plogp(exit_a + flow_a) - self.plogp_exit_flow[ai]);
+            let plogp_sum_enter = plogp(self.sum_enter);
+
+            let len = self.acc.len();
+            let start = if len > 1 { rng.below(len as u64) as usize } else { 0 };
+            let (mut best, mut best_delta) = (own, 0.0f64);
+            let (mut strong, mut strong_delta) = (own, 0.0f64);
+            for k in 0..len {
+                let c = (start + k) % len;
+                let b = self.acc.module[c];
+                if b == a {
+                    continue;
+                }
+                let bi = b as usize;
+                let d_b = self.acc.out_flow[c] + self.acc.in_flow[c];
+                let enter_b = self.enter[bi] + enter_v - d_b;
+                let exit_b = self.exit[bi] + exit_v - d_b;
+                let flow_b = self.flow[bi] + flow_v;
+                let delta = plogp(self.sum_enter + d_a - d_b) - plogp_sum_enter + old_side
+                    - (plogp(enter_b) - self.plogp_enter[bi])
+                    - (plogp(exit_b) - self.plogp_exit[bi])
+                    + (plogp(exit_b + flow_b) - self.plogp_exit_flow[bi]);
+                if delta < best_delta - MOVE_EPS {
+                    best = c;
+                    best_delta = delta;
+                }
+                if self.acc.out_flow[c] > self.acc.out_flow[strong] {
+                    strong = c;
+                    strong_delta = delta;
+                }
+            }
+            if strong != best && strong_delta <= best_delta + MOVE_EPS {
+                best = strong;
+            }
+            if best == own {
+                self.dirty[v] = false;
+                continue;
+            }
+            let b = self.acc.module[best];
+            let d_b = self.acc.out_flow[best] + self.acc.in_flow[best];
+            let links_left_in_a = self.acc.links[own];
+            self.apply_move(v, b, d_a, d_b);
+            moved += 1;
+            for e in net.edges(v) {
+                self.dirty[net.neighbour[e] as usize] = true;
+            }
+            // Single-neighbour drag (§6.2 d): a lone former module-mate linked to v by one
+            // link follows it.
+            if links_left_in_a == 1 && self.members[ai] == 1 {
+                let u = net
+                    .edges(v)
+                    .map(|e| net.neighbour[e] as usize)
+                    .find(|&u| self.module[u] == a)
+                    .expect("the accumulator counted one link into the old module");
+                let d_to = self.link_flow_to(u, b);
+                self.apply_move(u, b, 0.0, d_to);
+                moved += 1;
+                if net.edges(u).len() > 1 {
+                    for e in net.edges(u) {
+                        self.dirty[net.neighbour[e] as usize] = true;
+                    }
+                }
+            }
+        }
+        moved
+    }
+
+    /// Repeats sweeps until one moves nothing or no longer improves the codelength by
+    /// `core_loop_codelength_threshold`, at most `limit` times (§6.3). Returns the number of
+    /// effective sweeps.
+    fn core_loop(&mut self, limit: usize, freeze: bool, rng: &mut Rng) -> usize {
+        let mut previous = self.codelength;
+        let mut effective = 0;
+        for _ in 0..limit.max(1) {
+            let moved = self.sweep(freeze, rng);
+            if moved == 0 || self.codelength >= previous - self.cfg.core_loop_codelength_threshold {
+                break;
+            }
+            effective += 1;
+            previous = self.codelength;
+        }
+        effective
+    }
+
+    /// Aggregates the items into their modules (§6.4): returns the module network, whose items
+    /// are numbered by first appearance in item order, and each item's new index.
+    fn consolidate(&self) -> (FlowNetwork, Vec<u32>) {
+        aggregate(self.net, &self.module, |m| (self.flow[m], self.enter[m], self.exit[m]))
+    }
+}
+
+/// Aggregates `net`'s items by `module` into a module network. `data(m)` gives module m's
+/// (flow, enter, exit). New indices follow first appearance in item order.
+fn aggregate(net: &FlowNetwork, module: &[u32], data: impl Fn(usize) -> (f64, f64, f64)) -> (FlowNetwork, Vec<u32>) {
+    let n = net.n();
+    let mut renumber = vec![u32::MAX; n];
+    let mut old_of_new = Vec::new();
+    for &m in module {
+        if renumber[m as usize] == u32::MAX {
+            renumber[m as usize] = old_of_new.len() as u32;
+            old_of_new.push(m as usize);
+        }
+    }
+    let item_new: Vec<u32> = module.iter().map(|&m| renumber[m as usize]).collect();
+    let count = old_of_new.len();
+    // Members of each new module, in item order (counting sort).
+    let mut member_offsets = vec![0usize; count + 1];
+    for &m in &item_new {
+        member_offsets[m as usize + 1] += 1;
+    }
+    for i in 0..count {
+        member_offsets[i + 1] += member_offsets[i];
+    }
+    let mut fill = member_offsets.clone();
+    let mut members = vec![0u32; n];
+    for (i, &m) in item_new.iter().enumerate() {
+        members[fill[m as usize]] = i as u32;
+        fill[m as usize] += 1;
+    }
+    drop(fill);
+
+    let chunks: Vec<(Vec<usize>, Vec<u32>, Vec<f64>, Vec<f64>)> = (0..count.div_ceil(CHUNK))
+        .into_par_iter()
+        .map_init(
+            || Accumulator::with_capacity(count),
+            |acc, c| {
+                let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(count));
+                let mut degrees = Vec::with_capacity(hi - lo);
+                let (mut nb, mut of, mut inf) = (Vec::new(), Vec::new(), Vec::new());
+                for m in lo..hi {
+                    acc.reset();
+                    for &i in &members[member_offsets[m]..member_offsets[m + 1]] {
+                        for e in net.edges(i as usize) {
+                            let t = item_new[net.neighbour[e] as usize];
+                            if t as usize != m {
+                                let k = acc.touch(t);
+                                acc.out_flow[k] += net.out_flow[e];
+                                acc.in_flow[k] += net.in_flow[e];
+                            }
+                        }
+                    }
+                    degrees.push(acc.len());
+                    nb.extend_from_slice(&acc.module);
+                    of.extend_from_slice(&acc.out_flow);
+                    inf.extend_from_slice(&acc.in_flow);
+                }
+                (degrees, nb, of, inf)
+            },
+        )
+        .collect();
+
+    let total: usize = chunks.iter().map(|c| c.1.len()).sum();
+    let mut out = FlowNetwork {
+        flow: Vec::with_capacity(count),
+        enter: Vec::with_capacity(count),
+        exit: Vec::with_capacity(count),
+        offsets: Vec::with_capacity(count + 1),
+        neighbour: Vec::with_capacity(total),
+        out_flow: Vec::with_capacity(total),
+        in_flow: Vec::with_capacity(total),
+    };
+    out.offsets.push(0);
+    for (degrees, nb, of, inf) in chunks {
+        for d in degrees {
+            let last = *out.offsets.last().expect("offsets start with 0");
+            out.offsets.push(last + d);
+        }
+        out.neighbour.extend_from_slice(&nb);
+        out.out_flow.extend_from_slice(&of);
+        out.in_flow.extend_from_slice(&inf);
+    }
+    for &old in &old_of_new {
+        let (f, en, ex) = data(old);
+        out.flow.push(f);
+        out.enter.push(en);
+        out.exit.push(ex);
+    }
+    (out, item_new)
+}
+
+/// A two-level partition: the module of every leaf, and the network of those modules.
+pub(crate) struct Solution {
+    /// Module (index into `modules`) of each leaf.
+    pub leaf_module: Vec<u32>,
+    /// The modules as super-nodes.
+    pub modules: FlowNetwork,
+    /// Codelength of this partition, as tracked by the optimiser.
+    pub codelength: f64,
+}
+
+impl Solution {
+    fn from_level(level: &Level<'_>, leaf_module: Option<&[u32]>) -> Self {
+        let (modules, item_new) = level.consolidate();
+        let leaf_module = match leaf_module {
+            None => item_new,
+            Some(lm) => lm.iter().map(|&i| item_new[i as usize]).collect(),
+        };
+        Solution { leaf_module, modules, codelength: level.codelength }
+    }
+}
+
+/// Repeated aggregation (§6.5): optimise, aggregate, optimise the modules as super-nodes,
+/// and so on until nothing merges. Starts from the leaves when `start` is `None`.
+fn repeated_aggregation(
+    leaves: &FlowNetwork,
+    start: Option<Solution>,
+    cfg: &InfomapConfig,
+    objective: Objective,
+    freeze: bool,
+    rng: &mut Rng,
+) -> Solution {
+    let (mut solution, mut aggregation_level) = match start {
+        Some(s) => (s, 0),
+        None => {
+            let mut level = Level::new(leaves, cfg, objective, None);
+            level.core_loop(cfg.core_loop_limit, freeze, rng);
+            (Solution::from_level(&level, None), 1)
+        }
+    };
+    while solution.modules.n() > 1 {
+        let limit = if aggregation_level == 0 { cfg.core_loop_limit } else { AGGREGATED_LOOP_LIMIT };
+        let mut level = Level::new(&solution.modules, cfg, objective, None);
+        level.core_loop(limit, false, rng);
+        if level.codelength >= solution.codelength - MOVE_EPS {
+            break;
+        }
+        solution = Solution::from_level(&level, Some(&solution.leaf_module));
+        aggregation_level += 1;
+    }
+    solution
+}
+
+/// Fine-tune (§6.6): re-optimise the leaves starting from the current modules.
+fn fine_tune(
+    leaves: &FlowNetwork,
+    solution: &mut Solution,
+    cfg: &InfomapConfig,
+    objective: Objective,
+    rng: &mut Rng,
+) -> usize {
+    let mut level = Level::new(leaves, cfg, objective, Some(&solution.leaf_module));
+    let effective = level.core_loop(cfg.core_loop_limit, false, rng);
+    if effective > 0 {
+        *solution = Solution::from_level(&level, None);
+    }
+    effective
+}
+
+/// Coarse-tune (§6.7): split every module into submodules by a sub-problem run, then move the
+/// submodules between modules.
+fn coarse_tune(
+    leaves: &FlowNetwork,
+    solution: &mut Solution,
+    cfg: &InfomapConfig,
+    objective: Objective,
+    seed: u64,
+    rng: &mut Rng,
+) -> usize {
+    let num_modules = solution.modules.n();
+    // Leaves of each module, and each leaf's index within its module.
+    let mut offsets = vec![0usize; num_modules + 1];
+    for &m in &solution.leaf_module {
+        offsets[m as usize + 1] += 1;
+    }
+    for i in 0..num_modules {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    let mut module_leaves = vec![0u32; leaves.n()];
+    let mut local = vec![0u32; leaves.n()];
+    for (leaf, &m) in solution.leaf_module.iter().enumerate() {
+        let slot = &mut fill[m as usize];
+        local[leaf] = (*slot - offsets[m as usize]) as u32;
+        module_leaves[*slot] = leaf as u32;
+        *slot += 1;
+    }
+    drop(fill);
+
+    let submodules: Vec<Vec<u32>> = (0..num_modules)
+        .into_par_iter()
+        .map(|p| {
+            let members = &module_leaves[offsets[p]..offsets[p + 1]];
+            if members.len() < 2 {
+                return vec![0; members.len()];
+            }
+            let sub = sub_network(leaves, members, &solution.leaf_module, &local, p as u32);
+            let q_parent = solution.modules.exit[p];
+            let entropy = node_entropy(&sub.flow);
+            let sub_objective = Objective { q_parent, node_entropy: entropy };
+            let mut sub_rng = Rng::derive(seed, p as u64);
+            let found = repeated_aggregation(&sub, None, cfg, sub_objective, false, &mut sub_rng);
+            // §6.9 against the module's own codebook: keep it whole unless splitting pays.
+            let flow_p = solution.modules.flow[p];
+            let one_level = plogp(flow_p + q_parent) - entropy - plogp(q_parent);
+            if found.codelength > one_level && found.modules.n() < members.len() {
+                vec![0; members.len()]
+            } else {
+                found.leaf_module
+            }
+        })
+        .collect();
+
+    // Express the current partition over submodules.
+    let mut sub_offset = vec![0u32; num_modules + 1];
+    for p in 0..num_modules {
+        let count = submodules[p].iter().map(|&s| s + 1).max().unwrap_or(0);
+        sub_offset[p + 1] = sub_offset[p] + count;
+    }
+    let sub_of_leaf: Vec<u32> = (0..leaves.n())
+        .map(|leaf| {
+            let p = solution.leaf_module[leaf] as usize;
+            sub_offset[p] + submodules[p][local[leaf] as usize]
+        })
+        .collect();
+    let leaf_level = Level::new(leaves, cfg, objective, Some(&sub_of_leaf));
+    let (sub_net, leaf_sub) = leaf_level.consolidate();
+    drop(leaf_level);
+    let mut parent = vec![0u32; sub_net.n()];
+    for (leaf, &s) in leaf_sub.iter().enumerate() {
+        parent[s as usize] = solution.leaf_module[leaf];
+    }
+    let mut level = Level::new(&sub_net, cfg, objective, Some(&parent));
+    let effective = level.core_loop(cfg.core_loop_limit, false, rng);
+    *solution = Solution::from_level(&level, Some(&leaf_sub));
+    effective
+}
+
+/// The network inside module `p`: its leaves (full-network flow, enter and exit) and the links
+/// between them, with leaves renumbered by `local`.
+fn sub_network(leaves: &FlowNetwork, members: &[u32], leaf_module: &[u32], local: &[u32], p: u32) -> FlowNetwork {
+    let mut sub = FlowNetwork {
+        flow: Vec::with_capacity(members.len()),
+        enter: Vec::with_capacity(members.len()),
+        exit: Vec::with_capacity(members.len()),
+        offsets: Vec::with_capacity(members.len() + 1),
+        ..Default::default()
+    };
+    sub.offsets.push(0);
+    for &leaf in members {
+        let leaf = leaf as usize;
+        sub.flow.push(leaves.flow[leaf]);
+        sub.enter.push(leaves.enter[leaf]);
+        sub.exit.push(leaves.exit[leaf]);
+        for e in leaves.edges(leaf) {
+            let x = leaves.neighbour[e] as usize;
+            if leaf_module[x] == p {
+                sub.neighbour.push(local[x]);
+                sub.out_flow.push(leaves.out_flow[e]);
+                sub.in_flow.push(leaves.in_flow[e]);
+            }
+        }
+        sub.offsets.push(sub.neighbour.len());
+    }
+    sub
+}
+
+/// One trial of the two-level search (§6.8) with its own seed. Returns the module of every
+/// leaf (dense ids) and the number of modules.
+pub(crate) fn run_trial(leaves: &FlowNetwork, cfg: &InfomapConfig, seed: u64) -> (Vec<u32>, usize) {
+    let n = leaves.n();
+    if n == 0 {
+        return (Vec::new(), 0);
+    }
+    let objective = Objective { q_parent: 0.0, node_entropy: node_entropy(&leaves.flow) };
+    let one_level = -objective.node_entropy;
+    let mut rng = Rng::new(seed);
+    let freeze = cfg.tune_iteration_limit != 1;
+    let mut solution = repeated_aggregation(leaves, None, cfg, objective, freeze, &mut rng);
+
+    let mut previous = solution.codelength;
+    let mut iteration = 0usize;
+    let mut fine = true;
+    let mut coarse_tried = false;
+    while solution.modules.n() > 1 && iteration + 1 != cfg.tune_iteration_limit {
+        iteration += 1;
+        let effective = if fine {
+            fine_tune(leaves, &mut solution, cfg, objective, &mut rng)
+        } else {
+            coarse_tried = true;
+            coarse_tune(leaves, &mut solution, cfg, objective, seed, &mut rng)
+        };
+        if effective > 0 {
+            solution = repeated_aggregation(leaves, Some(solution), cfg, objective, false, &mut rng);
+        }
+        let improved = solution.codelength <= previous - cfg.core_loop_codelength_threshold
+            && solution.codelength < previous - one_level * cfg.tune_iteration_relative_threshold;
+        if !improved && coarse_tried {
+            break;
+        }
+        if improved {
+            previous = solution.codelength;
+        }
+        fine = !fine;
+    }
+
+    let count = solution.modules.n();
+    // §6.9: one module beats a worse non-trivial partition.
+    if count < n && solution.codelength > one_level {
+        return (vec![0; n], 1);
+    }
+    (solution.leaf_module, count)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::infomap::flow::{compute_flow, FlowSettings};
+    use crate::infomap::network::Network;
+    use crate::infomap::FlowModel;
+
+    pub(crate) fn flow_network(n: usize, links: &[(u32, u32, f64)], model: FlowModel) -> FlowNetwork {
+        let settings = FlowSettings { model, alpha: 0.15, tolerance: 1e-15, min_iterations: 50, max_iterations: 1000 };
+        compute_flow(&Network::from_links(n, links), &settings).network
+    }
+
+    fn random_links(rng: &mut Rng, n: usize, m: usize) -> Vec<(u32, u32, f64)> {
+        (0..m)
+            .map(|_| {
+                let s = rng.below(n as u64) as u32;
+                let t = rng.below(n as u64) as u32;
+                (s, t, 0.1 + rng.unit_f64())
+            })
+            .collect()
+    }
+
+    fn full_codelength(net: &FlowNetwork, module: &[u32], q_parent: f64, entropy: f64) -> f64 {
+        ModuleFlows::new(net, module, net.n()).codelength(q_parent, entropy).total()
+    }
+
+    #[test]
+    fn move_delta_equals_full_recomputation() {
+        let cfg = InfomapConfig::default();
+        let mut rng = Rng::new(11);
+        for round in 0..60 {
+            let n = 3 + rng.below(25) as usize;
+            let m = n + rng.below(4 * n as u64) as usize;
+            let links = random_links(&mut rng, n, m);
+            let model = if round % 2 == 0 { FlowModel::Directed } else { FlowModel::Undirected };
+            let net = flow_network(n, &links, model);
+            // A sub-problem objective (q_parent > 0) in some rounds.
+            let q_parent = if round % 3 == 0 { 0.05 } else { 0.0 };
+            let objective = Objective { q_parent, node_entropy: node_entropy(&net.flow) };
+            let init: Vec<u32> = (0..n).map(|_| rng.below((n / 2).max(1) as u64) as u32).collect();
+            let mut level = Level::new(&net, &cfg, objective, Some(&init));
+            for _ in 0..20 {
+                let v = rng.below(n as u64) as usize;
+                let to = rng.below(n as u64) as u32;
+                let a = level.module[v];
+                if to == a || (level.members[to as usize] == 0 && level.empty.last() != Some(&to)) {
+                    continue;
+                }
+                let before = full_codelength(&net, &level.module, q_parent, objective.node_entropy);
+                assert!((before - level.codelength).abs() < 1e-12, "running codelength drifted");
+                let d_a = level.link_flow_to(v, a);
+                let d_b = level.link_flow_to(v, to);
+                // The delta the sweep would compute, via the formula of §5.2.
+                let ai = a as usize;
+                let bi = to as usize;
+                let enter_a = level.enter[ai] - net.enter[v] + d_a;
+                let exit_a = level.exit[ai] - net.exit[v] + d_a;
+                let flow_a = level.flow[ai] - net.flow[v];
+                let enter_b = level.enter[bi] + net.enter[v] - d_b;
+                let exit_b = level.exit[bi] + net.exit[v] - d_b;
+                let flow_b = level.flow[bi] + net.flow[v];
+                let predicted = plogp(level.sum_enter + d_a - d_b) - plogp(level.sum_enter)
+                    - (plogp(enter_a) + plogp(enter_b) - level.plogp_enter[ai] - level.plogp_enter[bi])
+                    - (plogp(exit_a) + plogp(exit_b) - level.plogp_exit[ai] - level.plogp_exit[bi])
+                    + (plogp(exit_a + flow_a) + plogp(exit_b + flow_b)
+                        - level.plogp_exit_flow[ai]
+                        - level.plogp_exit_flow[bi]);
+                level.apply_move(v, to, d_a, d_b);
+                let after = full_codelength(&net, &level.module, q_parent, objective.node_entropy);
+                assert!(
+                    (after - before - predicted).abs() < 1e-12,
+                    "round {round}: delta {predicted} but recomputation says {}",
+                    after - before
+                );
+                assert!((after - level.codelength).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn accepted_best_moves_never_increase_codelength_much() {
+        // Moves are accepted only when they lower L (the strongest-connected tie rule may accept
+        // up to +1e-16 and the single-neighbour drag is unconditional; spec §6.11), so over a
+        // core loop the codelength must not grow.
+        let cfg = InfomapConfig::default();
+        let mut rng = Rng::new(5);
+        for _ in 0..30 {
+            let n = 10 + rng.below(40) as usize;
+            let links = random_links(&mut rng, n, 3 * n);
+            let net = flow_network(n, &links, FlowModel::Directed);
+            let objective = Objective { q_parent: 0.0, node_entropy: node_entropy(&net.flow) };
+            let mut level = Level::new(&net, &cfg, objective, None);
+            let start = level.codelength;
+            level.core_loop(10, false, &mut rng);
+            assert!(level.codelength <= start + 1e-12, "{} > {}", level.codelength, start);
+            let exact = full_codelength(&net, &level.module, 0.0, objective.node_entropy);
+            assert!((exact - level.codelength).abs() < 1e-10);
+        }
+    }
+
+    #[test]
+    fn aggregation_preserves_codelength() {
+        let cfg = InfomapConfig::default();
+        let mut rng = Rng::new(9);
+        let n = 40;
+        let links = random_links(&mut rng, n, 160);
+        let net = flow_network(n, &links, FlowModel::Directed);
+        let objective = Objective { q_parent: 0.0, node_entropy: node_entropy(&net.flow) };
+        let mut level = Level::new(&net, &cfg, objective, None);
+        level.core_loop(10, true, &mut rng);
+        let (modules, _) = level.consolidate();
+        let super_level = Level::new(&modules, &cfg, objective, None);
+        assert!((super_level.codelength - level.codelength).abs() < 1e-12);
+    }
+}
