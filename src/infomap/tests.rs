@@ -180,7 +180,10 @@ fn trials_keep_the_best_and_results_do_not_depend_on_threads() {
     };
     let one = run(1);
     let two = run(2);
-    assert_eq!(one, two);
+    assert_eq!(one.modules, two.modules);
+    assert_eq!(one.codelength.to_bits(), two.codelength.to_bits());
+    assert_eq!(one.node_flow, two.node_flow);
+    assert_eq!(one.trial_codelengths, two.trial_codelengths);
     let best = one.trial_codelengths.iter().cloned().fold(f64::INFINITY, f64::min);
     assert!(close(one.codelength, best, 1e-10));
 }

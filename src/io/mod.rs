@@ -3,6 +3,7 @@
 //! TODO(helper io): implement. Public API below is the contract other modules use.
 
 mod atomic;
+pub mod network;
 
 pub use atomic::AtomicFile;
 

@@ -1,0 +1,87 @@
+//! Progress and summaries on stderr.
+//!
+//! On a terminal, a stage shows a live `stage: done/total (pct%, ETA)` line; off a terminal
+//! (logs, CI), one line per finished stage with its elapsed time. `-q` silences both.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use face_cluster::progress::Progress;
+
+/// Renders [`Progress`] on stderr.
+pub struct StderrProgress {
+    quiet: bool,
+    tty: bool,
+    state: Mutex<Option<Stage>>,
+    done: AtomicU64,
+}
+
+struct Stage {
+    name: String,
+    total: Option<u64>,
+    started: Instant,
+    last_draw: Instant,
+}
+
+impl StderrProgress {
+    /// A renderer; `quiet` turns it off.
+    pub fn new(quiet: bool) -> Self {
+        StderrProgress { quiet, tty: std::io::stderr().is_terminal(), state: Mutex::new(None), done: AtomicU64::new(0) }
+    }
+
+    /// Prints a line unless quiet.
+    pub fn note(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+}
+
+impl Progress for StderrProgress {
+    fn start(&self, stage: &str, total: Option<u64>) {
+        if self.quiet {
+            return;
+        }
+        self.done.store(0, Ordering::Relaxed);
+        let now = Instant::now();
+        *self.state.lock().expect("progress lock") =
+            Some(Stage { name: stage.to_string(), total, started: now, last_draw: now });
+    }
+
+    fn advance(&self, units: u64) {
+        if self.quiet || !self.tty {
+            return;
+        }
+        let done = self.done.fetch_add(units, Ordering::Relaxed) + units;
+        let mut guard = self.state.lock().expect("progress lock");
+        let Some(stage) = guard.as_mut() else { return };
+        if stage.last_draw.elapsed().as_millis() < 200 {
+            return;
+        }
+        stage.last_draw = Instant::now();
+        let secs = stage.started.elapsed().as_secs_f64();
+        let line = match stage.total {
+            Some(total) if total > 0 && done > 0 => {
+                let eta = secs * (total.saturating_sub(done)) as f64 / done as f64;
+                format!("{}: {done}/{total} ({:.0}%, ETA {eta:.0}s)", stage.name, 100.0 * done as f64 / total as f64)
+            }
+            _ => format!("{}: {done} ({secs:.0}s)", stage.name),
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+    }
+
+    fn finish(&self) {
+        if self.quiet {
+            return;
+        }
+        if let Some(stage) = self.state.lock().expect("progress lock").take() {
+            let secs = stage.started.elapsed().as_secs_f64();
+            let clear = if self.tty { "\r\x1b[2K" } else { "" };
+            eprintln!("{clear}{}: done in {secs:.2}s", stage.name);
+        }
+    }
+}
