@@ -83,6 +83,7 @@ fn infomap(args: &InfomapArgs, progress: &StderrProgress) -> Result<()> {
             "read_secs": read_secs,
             "flow_secs": partition.flow_secs,
             "search_secs": partition.search_secs,
+            "peak_rss_bytes": face_cluster::report::peak_rss_bytes(),
         });
         let mut out = std::io::stdout().lock();
         writeln!(out, "{summary}")?;

@@ -23,6 +23,7 @@ pub mod io;
 pub mod knn;
 pub mod metrics;
 pub mod progress;
+pub mod report;
 pub mod rng;
 
 pub use error::{Error, Result};

@@ -98,18 +98,39 @@ pub(crate) struct Objective {
     pub node_entropy: f64,
 }
 
+/// A module's flow data and its cached map-equation terms, read together for every candidate
+/// move, so kept in one cache line.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
+struct ModuleData {
+    flow: f64,
+    enter: f64,
+    exit: f64,
+    plogp_enter: f64,
+    plogp_exit: f64,
+    plogp_exit_flow: f64,
+}
+
+impl ModuleData {
+    fn new(flow: f64, enter: f64, exit: f64) -> Self {
+        ModuleData {
+            flow,
+            enter,
+            exit,
+            plogp_enter: plogp(enter),
+            plogp_exit: plogp(exit),
+            plogp_exit_flow: plogp(exit + flow),
+        }
+    }
+}
+
 /// One partition of one active network, with the running map-equation terms (§4.4, §6.1).
 struct Level<'a> {
     net: &'a FlowNetwork,
     cfg: &'a InfomapConfig,
     objective: Objective,
     module: Vec<u32>,
-    flow: Vec<f64>,
-    enter: Vec<f64>,
-    exit: Vec<f64>,
-    plogp_enter: Vec<f64>,
-    plogp_exit: Vec<f64>,
-    plogp_exit_flow: Vec<f64>,
+    data: Vec<ModuleData>,
     members: Vec<u32>,
     empty: Vec<u32>,
     dirty: Vec<bool>,
@@ -140,17 +161,13 @@ impl<'a> Level<'a> {
         }
         // Pop order gives the smallest free id first.
         let empty: Vec<u32> = (0..n as u32).rev().filter(|&m| members[m as usize] == 0).collect();
+        let data = (0..n).map(|m| ModuleData::new(flows.flow[m], flows.enter[m], flows.exit[m])).collect();
         let mut level = Level {
             net,
             cfg,
             objective,
             module,
-            plogp_enter: flows.enter.iter().map(|&x| plogp(x)).collect(),
-            plogp_exit: flows.exit.iter().map(|&x| plogp(x)).collect(),
-            plogp_exit_flow: flows.exit.iter().zip(&flows.flow).map(|(&x, &f)| plogp(x + f)).collect(),
-            flow: flows.flow,
-            enter: flows.enter,
-            exit: flows.exit,
+            data,
             members,
             empty,
             dirty: vec![true; n],
@@ -168,10 +185,10 @@ impl<'a> Level<'a> {
 
     /// Recomputes the running sums from the module data (removes drift).
     fn recompute_terms(&mut self) {
-        self.sum_enter = self.objective.q_parent + self.enter.iter().sum::<f64>();
-        self.enter_log_enter = self.plogp_enter.iter().sum();
-        self.exit_log_exit = self.plogp_exit.iter().sum();
-        self.flow_log_flow = self.plogp_exit_flow.iter().sum();
+        self.sum_enter = self.objective.q_parent + self.data.iter().map(|d| d.enter).sum::<f64>();
+        self.enter_log_enter = self.data.iter().map(|d| d.plogp_enter).sum();
+        self.exit_log_exit = self.data.iter().map(|d| d.plogp_exit).sum();
+        self.flow_log_flow = self.data.iter().map(|d| d.plogp_exit_flow).sum();
         self.update_codelength();
     }
 
@@ -189,38 +206,32 @@ impl<'a> Level<'a> {
         let b = to as usize;
         debug_assert_ne!(a, b);
         let net = self.net;
-        self.enter_log_enter -= self.plogp_enter[a] + self.plogp_enter[b];
-        self.exit_log_exit -= self.plogp_exit[a] + self.plogp_exit[b];
-        self.flow_log_flow -= self.plogp_exit_flow[a] + self.plogp_exit_flow[b];
-
+        let (old_a, old_b) = (self.data[a], self.data[b]);
         if self.members[b] == 0 {
             let top = self.empty.pop();
             debug_assert_eq!(top, Some(to), "an empty target is always the top of the empty stack");
         }
         self.members[a] -= 1;
         self.members[b] += 1;
-        if self.members[a] == 0 {
+        let new_a = if self.members[a] == 0 {
             // Exact zeros instead of accumulated rounding noise.
-            self.flow[a] = 0.0;
-            self.enter[a] = 0.0;
-            self.exit[a] = 0.0;
             self.empty.push(a as u32);
+            ModuleData::default()
         } else {
-            self.flow[a] -= net.flow[v];
-            self.enter[a] += d_from - net.enter[v];
-            self.exit[a] += d_from - net.exit[v];
-        }
-        self.flow[b] += net.flow[v];
-        self.enter[b] += net.enter[v] - d_to;
-        self.exit[b] += net.exit[v] - d_to;
-        for m in [a, b] {
-            self.plogp_enter[m] = plogp(self.enter[m]);
-            self.plogp_exit[m] = plogp(self.exit[m]);
-            self.plogp_exit_flow[m] = plogp(self.exit[m] + self.flow[m]);
-        }
-        self.enter_log_enter += self.plogp_enter[a] + self.plogp_enter[b];
-        self.exit_log_exit += self.plogp_exit[a] + self.plogp_exit[b];
-        self.flow_log_flow += self.plogp_exit_flow[a] + self.plogp_exit_flow[b];
+            ModuleData::new(
+                old_a.flow - net.flow[v],
+                old_a.enter + d_from - net.enter[v],
+                old_a.exit + d_from - net.exit[v],
+            )
+        };
+        let new_b =
+            ModuleData::new(old_b.flow + net.flow[v], old_b.enter + net.enter[v] - d_to, old_b.exit + net.exit[v] - d_to);
+        self.data[a] = new_a;
+        self.data[b] = new_b;
+        self.enter_log_enter += new_a.plogp_enter + new_b.plogp_enter - old_a.plogp_enter - old_b.plogp_enter;
+        self.exit_log_exit += new_a.plogp_exit + new_b.plogp_exit - old_a.plogp_exit - old_b.plogp_exit;
+        self.flow_log_flow +=
+            new_a.plogp_exit_flow + new_b.plogp_exit_flow - old_a.plogp_exit_flow - old_b.plogp_exit_flow;
         self.sum_enter += d_from - d_to;
         self.module[v] = to;
         self.update_codelength();
@@ -239,6 +250,7 @@ impl<'a> Level<'a> {
     /// (§6.2). Returns the number of moves.
     fn sweep(&mut self, freeze: bool, rng: &mut Rng) -> usize {
         let n = self.net.n();
+
         let net = self.net;
         rng.shuffle(&mut self.order);
         let random_moves = self.cfg.num_random_moves.min(n);
@@ -276,32 +288,32 @@ impl<'a> Level<'a> {
             let (flow_v, enter_v, exit_v) = (net.flow[v], net.enter[v], net.exit[v]);
             let ai = a as usize;
             let d_a = self.acc.out_flow[own] + self.acc.in_flow[own];
-            let enter_a = self.enter[ai] - enter_v + d_a;
-            let exit_a = self.exit[ai] - exit_v + d_a;
-            let flow_a = self.flow[ai] - flow_v;
-            let old_side = -(plogp(enter_a) - self.plogp_enter[ai]) - (plogp(exit_a) - self.plogp_exit[ai])
-                + (plogp(exit_a + flow_a) - self.plogp_exit_flow[ai]);
+            let old = &self.data[ai];
+            let enter_a = old.enter - enter_v + d_a;
+            let exit_a = old.exit - exit_v + d_a;
+            let flow_a = old.flow - flow_v;
+            let old_side = -(plogp(enter_a) - old.plogp_enter) - (plogp(exit_a) - old.plogp_exit)
+                + (plogp(exit_a + flow_a) - old.plogp_exit_flow);
             let plogp_sum_enter = plogp(self.sum_enter);
 
             let len = self.acc.len();
             let start = if len > 1 { rng.below(len as u64) as usize } else { 0 };
             let (mut best, mut best_delta) = (own, 0.0f64);
             let (mut strong, mut strong_delta) = (own, 0.0f64);
-            for k in 0..len {
-                let c = (start + k) % len;
+            for c in (start..len).chain(0..start) {
                 let b = self.acc.module[c];
                 if b == a {
                     continue;
                 }
-                let bi = b as usize;
+                let target = &self.data[b as usize];
                 let d_b = self.acc.out_flow[c] + self.acc.in_flow[c];
-                let enter_b = self.enter[bi] + enter_v - d_b;
-                let exit_b = self.exit[bi] + exit_v - d_b;
-                let flow_b = self.flow[bi] + flow_v;
+                let enter_b = target.enter + enter_v - d_b;
+                let exit_b = target.exit + exit_v - d_b;
+                let flow_b = target.flow + flow_v;
                 let delta = plogp(self.sum_enter + d_a - d_b) - plogp_sum_enter + old_side
-                    - (plogp(enter_b) - self.plogp_enter[bi])
-                    - (plogp(exit_b) - self.plogp_exit[bi])
-                    + (plogp(exit_b + flow_b) - self.plogp_exit_flow[bi]);
+                    - (plogp(enter_b) - target.plogp_enter)
+                    - (plogp(exit_b) - target.plogp_exit)
+                    + (plogp(exit_b + flow_b) - target.plogp_exit_flow);
                 if delta < best_delta - MOVE_EPS {
                     best = c;
                     best_delta = delta;
@@ -367,7 +379,7 @@ impl<'a> Level<'a> {
     /// Aggregates the items into their modules (§6.4): returns the module network, whose items
     /// are numbered by first appearance in item order, and each item's new index.
     fn consolidate(&self) -> (FlowNetwork, Vec<u32>) {
-        aggregate(self.net, &self.module, |m| (self.flow[m], self.enter[m], self.exit[m]))
+        aggregate(self.net, &self.module, |m| (self.data[m].flow, self.data[m].enter, self.data[m].exit))
     }
 }
 
@@ -736,20 +748,17 @@ pub(crate) mod tests {
                 let d_a = level.link_flow_to(v, a);
                 let d_b = level.link_flow_to(v, to);
                 // The delta the sweep would compute, via the formula of §5.2.
-                let ai = a as usize;
-                let bi = to as usize;
-                let enter_a = level.enter[ai] - net.enter[v] + d_a;
-                let exit_a = level.exit[ai] - net.exit[v] + d_a;
-                let flow_a = level.flow[ai] - net.flow[v];
-                let enter_b = level.enter[bi] + net.enter[v] - d_b;
-                let exit_b = level.exit[bi] + net.exit[v] - d_b;
-                let flow_b = level.flow[bi] + net.flow[v];
+                let (ma, mb) = (level.data[a as usize], level.data[to as usize]);
+                let enter_a = ma.enter - net.enter[v] + d_a;
+                let exit_a = ma.exit - net.exit[v] + d_a;
+                let flow_a = ma.flow - net.flow[v];
+                let enter_b = mb.enter + net.enter[v] - d_b;
+                let exit_b = mb.exit + net.exit[v] - d_b;
+                let flow_b = mb.flow + net.flow[v];
                 let predicted = plogp(level.sum_enter + d_a - d_b) - plogp(level.sum_enter)
-                    - (plogp(enter_a) + plogp(enter_b) - level.plogp_enter[ai] - level.plogp_enter[bi])
-                    - (plogp(exit_a) + plogp(exit_b) - level.plogp_exit[ai] - level.plogp_exit[bi])
-                    + (plogp(exit_a + flow_a) + plogp(exit_b + flow_b)
-                        - level.plogp_exit_flow[ai]
-                        - level.plogp_exit_flow[bi]);
+                    - (plogp(enter_a) + plogp(enter_b) - ma.plogp_enter - mb.plogp_enter)
+                    - (plogp(exit_a) + plogp(exit_b) - ma.plogp_exit - mb.plogp_exit)
+                    + (plogp(exit_a + flow_a) + plogp(exit_b + flow_b) - ma.plogp_exit_flow - mb.plogp_exit_flow);
                 level.apply_move(v, to, d_a, d_b);
                 let after = full_codelength(&net, &level.module, q_parent, objective.node_entropy);
                 assert!(
