@@ -1,31 +1,118 @@
-//! k-nearest-neighbour search with faiss.
+//! k-nearest-neighbour search with faiss, and the cached k-NN file.
 //!
-//! TODO(helper knn): implement.
+//! Every row of the feature matrix is searched against all rows by inner product, which is
+//! cosine similarity because [`Features`] rows have unit norm. The result is a [`Knn`] table of
+//! `n` rows with `k` slots each. This is the only module that talks to faiss: the rest of the
+//! crate sees plain `u32` ids and `f32` similarities.
+//!
+//! # Why the row itself stays in the table
+//!
+//! As in the face-cluster-by-infomap method this crate follows, faiss is asked for `k`
+//! neighbours *including the query row itself* (its own similarity is 1, so it normally comes
+//! first). The self entry is kept here and dropped by id in [`crate::graph`]. Keeping it makes
+//! the table independent of how the graph is built: a table computed once with a large `k` can
+//! be [saved](Knn::save) and reused for any smaller `k`, because the first `k'` slots of a row
+//! are exactly what a search with `k'` would have returned (up to ties at the cut).
+//!
+//! # Canonical rows
+//!
+//! faiss leaves the order of equal similarities unspecified and marks missing results with id
+//! -1 (an IVF search whose probed lists hold fewer than `k` vectors, an HNSW search that found
+//! fewer). Each row is therefore canonicalised: missing results are dropped, the rest are sorted
+//! by similarity descending and then id ascending, and the row end is padded with [`NONE`] ids
+//! whose similarity is `f32::NEG_INFINITY`. With duplicate feature vectors the row's own id may
+//! therefore come after a duplicate's: consumers must find it by id, never by position.
+//!
+//! # Indexes, training and batches
+//!
+//! [`KnnConfig::index`] is a faiss `index_factory` string. The default `Flat` is exact
+//! (`IndexFlatIP`, a brute-force search done as BLAS matrix products). Approximate indexes
+//! trade recall for speed: `IVF<nlist>,Flat` (set [`KnnConfig::nprobe`]) and `HNSW<M>` (set
+//! [`KnnConfig::ef_search`]). Indexes that need training are trained on the feature rows
+//! themselves, or on an evenly strided subsample of [`KnnConfig::max_train_rows`] rows when
+//! there are more (deterministic, and spread over the whole file even when it is sorted by
+//! identity).
+//!
+//! Queries are searched in batches of [`KnnConfig::batch_rows`] rows. Each batch's faiss output
+//! (8-byte labels) is canonicalised straight into the final table, so memory beyond the index
+//! and the table is bounded by one batch, and progress is reported once per batch.
+//!
+//! # Threads
+//!
+//! faiss parallelises with OpenMP, which reads `OMP_NUM_THREADS` at process start, and
+//! [`set_faiss_threads`] changes it later. The exact `Flat` search spends most of its time in
+//! the BLAS `sgemm`, and an OpenBLAS built with pthreads (the Debian and Ubuntu default) has its
+//! own thread pool, sized by `OPENBLAS_NUM_THREADS`: the library cannot set that one, because
+//! faiss links the generic `libblas` interface, which does not export OpenBLAS's
+//! `openblas_set_num_threads`.
 
-use crate::error::Result;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek};
+use std::os::raw::c_int;
+use std::path::Path;
+
+use faiss::index::autotune::ParameterSpace;
+use faiss::{index_factory, Idx, Index, MetricType};
+use ndarray::{Array2, ArrayView2};
+use ndarray_npy::{NpzReader, NpzWriter, ReadNpzError, WriteNpzError};
+
+use crate::error::{Error, Result};
 use crate::features::Features;
+use crate::io::AtomicFile;
 use crate::progress::Progress;
 
 /// Marks an empty neighbour slot (faiss returned fewer than `k` results for the row).
 pub const NONE: u32 = u32::MAX;
 
+/// The largest number of rows a [`Knn`] table can hold: ids must fit the `int32` of the
+/// [cached file](Knn::save) (and so never collide with [`NONE`]).
+pub const MAX_ROWS: usize = i32::MAX as usize;
+
 /// How to search.
+///
+/// The defaults are those of the face-cluster-by-infomap method: 50 neighbours (the row itself
+/// included) by exact search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnnConfig {
     /// Neighbours per row, the row itself included (faiss returns it first), as in the seed.
+    /// Must be at least 1 and smaller than the number of rows. Default 50.
     pub k: usize,
-    /// faiss index_factory string; `Flat` is exact.
+    /// faiss `index_factory` string; `Flat` (the default) is exact. Examples: `IVF1024,Flat`,
+    /// `HNSW32`.
     pub index: String,
+    /// Inverted lists probed per query by IVF indexes (faiss's `nprobe`; faiss's own default
+    /// is 1). `None` leaves faiss's value. Setting it for an index without inverted lists is an
+    /// error.
+    pub nprobe: Option<usize>,
+    /// Candidate list size of HNSW searches (faiss's `efSearch`; faiss's own default is 16).
+    /// `None` leaves faiss's value. Setting it for an index that is not HNSW is an error.
+    pub ef_search: Option<usize>,
+    /// Query rows per faiss search call. Bounds the memory of faiss's output (12 bytes per
+    /// neighbour) and sets the progress granularity. Default 16384.
+    pub batch_rows: usize,
+    /// Training rows for indexes that need training (IVF, PQ, ...): all rows when there are
+    /// at most this many, else an evenly strided subsample of this size. Default 1048576.
+    pub max_train_rows: usize,
 }
 
 impl Default for KnnConfig {
     fn default() -> Self {
-        KnnConfig { k: 50, index: "Flat".to_string() }
+        KnnConfig {
+            k: 50,
+            index: "Flat".to_string(),
+            nprobe: None,
+            ef_search: None,
+            batch_rows: 16384,
+            max_train_rows: 1 << 20,
+        }
     }
 }
 
 /// The k-NN table: row `i` holds up to `k` neighbour ids (the row itself included) sorted by
 /// similarity descending, ties by id ascending, then [`NONE`] padding (sim = -inf).
+///
+/// Invariants, guaranteed by [`build_knn`] and [`Knn::load`]: `ids.len() == sims.len() ==
+/// n * k`, every id is [`NONE`] or smaller than `n`, and `n <= MAX_ROWS`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Knn {
     /// Rows.
@@ -40,14 +127,914 @@ pub struct Knn {
 
 impl Knn {
     /// Neighbour ids and similarities of row `i` (padding included).
+    ///
+    /// # Panics
+    ///
+    /// When `i >= n`.
     pub fn row(&self, i: usize) -> (&[u32], &[f32]) {
         let r = i * self.k..(i + 1) * self.k;
         (&self.ids[r.clone()], &self.sims[r])
     }
+
+    /// Writes the table as a NumPy `.npz` archive, atomically: `path` appears complete or not
+    /// at all.
+    ///
+    /// # Format
+    ///
+    /// An uncompressed `.npz` (what `numpy.savez` writes) with two C-order arrays:
+    ///
+    /// - `ids`: `int32`, shape `(n, k)`. Neighbour row numbers (0-based), `-1` in empty slots.
+    /// - `sims`: `float32`, shape `(n, k)`. Cosine similarities, `-inf` in empty slots.
+    ///
+    /// Each row is sorted by similarity descending, ties by id ascending, with the empty slots
+    /// at its end, and includes the row itself. In Python:
+    ///
+    /// ```python
+    /// z = numpy.load("knn.npz")
+    /// ids, sims = z["ids"], z["sims"]
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] naming `path` when it cannot be written, [`Error::Format`] when the table
+    /// breaks its invariants (lengths that are not `n * k`, an id too large for `int32`).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let shape = (self.n, self.k);
+        if self.ids.len() != self.n * self.k || self.sims.len() != self.n * self.k {
+            return Err(Error::format(
+                path,
+                format!(
+                    "k-NN table has {} ids and {} sims, expected n * k = {} x {}",
+                    self.ids.len(),
+                    self.sims.len(),
+                    self.n,
+                    self.k
+                ),
+            ));
+        }
+        let ids = self
+            .ids
+            .iter()
+            .map(|&id| match id {
+                NONE => Ok(-1),
+                id => i32::try_from(id).map_err(|_| id),
+            })
+            .collect::<Result<Vec<i32>, u32>>()
+            .map_err(|id| Error::format(path, format!("id {id} does not fit int32")))?;
+        let ids = Array2::from_shape_vec(shape, ids).expect("length checked above");
+        let sims = ArrayView2::from_shape(shape, &self.sims).expect("length checked above");
+
+        let mut file = AtomicFile::create(path)?;
+        let write_err = |e: WriteNpzError| Error::io(path, std::io::Error::other(e.to_string()));
+        let mut npz = NpzWriter::new(&mut file);
+        npz.add_array("ids", &ids).map_err(write_err)?;
+        npz.add_array("sims", &sims).map_err(write_err)?;
+        npz.finish().map_err(write_err)?;
+        file.commit()
+    }
+
+    /// Reads a table written by [`Knn::save`] (or by NumPy in the same format) and checks it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be opened; [`Error::Format`] naming the file when it
+    /// is not an `.npz`, lacks `ids` or `sims`, has the wrong dtypes, shapes that differ or
+    /// hold no slots, ids outside `[-1, n)`, an empty slot before a filled one, a similarity
+    /// that is NaN or (in a filled slot) `-inf`, or a row out of canonical order.
+    pub fn load(path: &Path) -> Result<Knn> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut npz = NpzReader::new(BufReader::new(file))
+            .map_err(|e| Error::format(path, format!("not a NumPy .npz archive ({e})")))?;
+        let ids: Array2<i32> = read_array(&mut npz, path, "ids", "int32")?;
+        let sims: Array2<f32> = read_array(&mut npz, path, "sims", "float32")?;
+        if ids.dim() != sims.dim() {
+            return Err(Error::format(
+                path,
+                format!(
+                    "arrays 'ids' {:?} and 'sims' {:?} differ in shape",
+                    ids.dim(),
+                    sims.dim()
+                ),
+            ));
+        }
+        let (n, k) = ids.dim();
+        if n == 0 || k == 0 {
+            return Err(Error::format(
+                path,
+                format!("k-NN table has shape ({n}, {k}), no slots"),
+            ));
+        }
+        if n > MAX_ROWS {
+            return Err(Error::format(
+                path,
+                format!("{n} rows is more than {MAX_ROWS}"),
+            ));
+        }
+        let ids = into_row_major(ids);
+        let sims = into_row_major(sims);
+        let n_i32 = n as i32; // n <= MAX_ROWS
+        for (row, (row_ids, row_sims)) in ids.chunks_exact(k).zip(sims.chunks_exact(k)).enumerate()
+        {
+            check_row(row_ids, row_sims, n_i32)
+                .map_err(|problem| Error::format(path, format!("row {row}: {problem}")))?;
+        }
+        // In-place conversion: -1 becomes NONE (u32::MAX), the rest are already in range.
+        let ids = ids.into_iter().map(|id| id as u32).collect();
+        Ok(Knn { n, k, ids, sims })
+    }
+}
+
+/// Reads one 2-D array of an `.npz`, turning ndarray-npy's errors into [`Error::Format`].
+fn read_array<T: ndarray_npy::ReadableElement, R: Read + Seek>(
+    npz: &mut NpzReader<R>,
+    path: &Path,
+    name: &str,
+    dtype: &str,
+) -> Result<Array2<T>> {
+    let names = npz
+        .names()
+        .map_err(|e| Error::format(path, e.to_string()))?;
+    if !names.iter().any(|n| n == name) {
+        return Err(Error::format(
+            path,
+            format!("no array '{name}' ({dtype}, n x k) in the archive"),
+        ));
+    }
+    npz.by_name(name).map_err(|e: ReadNpzError| {
+        Error::format(
+            path,
+            format!("array '{name}' (need a 2-D {dtype} array): {e}"),
+        )
+    })
+}
+
+/// The elements of `a` in row-major order, without a copy when `a` already is.
+fn into_row_major<T: Clone>(a: Array2<T>) -> Vec<T> {
+    let a = if a.is_standard_layout() {
+        a
+    } else {
+        a.as_standard_layout().into_owned()
+    };
+    let len = a.len();
+    let (mut v, offset) = a.into_raw_vec_and_offset();
+    // A standard-layout array's elements are `v[offset..offset + len]`.
+    v.drain(..offset.unwrap_or(0));
+    v.truncate(len);
+    v
+}
+
+/// Checks one row of a loaded table against the canonical form; ids are `-1` or in `[0, n)`.
+fn check_row(ids: &[i32], sims: &[f32], n: i32) -> std::result::Result<(), String> {
+    let filled = ids.iter().take_while(|&&id| id != -1).count();
+    for (slot, (&id, &sim)) in ids.iter().zip(sims).enumerate() {
+        if slot < filled {
+            if !(0..n).contains(&id) {
+                return Err(format!("id {id} in slot {slot} is outside [-1, {n})"));
+            }
+            if sim.is_nan() || sim == f32::NEG_INFINITY {
+                return Err(format!("similarity {sim} in slot {slot} (id {id})"));
+            }
+        } else {
+            if id != -1 {
+                return Err(format!("id {id} in slot {slot} follows an empty slot (-1)"));
+            }
+            if sim != f32::NEG_INFINITY {
+                return Err(format!(
+                    "empty slot {slot} has similarity {sim}, expected -inf"
+                ));
+            }
+        }
+    }
+    for slot in 1..filled {
+        let (a, b) = ((sims[slot - 1], ids[slot - 1]), (sims[slot], ids[slot]));
+        if !(a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)) {
+            return Err(format!(
+                "slots {} and {slot} are out of order ({} {} then {} {}); rows must be sorted \
+                 by similarity descending, then id ascending, without repeats",
+                slot - 1,
+                a.1,
+                a.0,
+                b.1,
+                b.0
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Searches every row of `features` against all rows.
+///
+/// Builds the faiss index named by `config.index` with the inner-product metric, trains it if
+/// it needs training (see the [module docs](self)), adds all rows, applies `nprobe` and
+/// `ef_search`, and searches all rows in batches of `config.batch_rows`, reporting stage `knn`
+/// with `n` units to `progress`.
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] for `k == 0` or `k >= n` (`--k`), `nprobe == 0` or an index
+/// without inverted lists (`--nprobe`), `ef_search == 0` or an index that is not HNSW
+/// (`--ef-search`), `batch_rows == 0`, and more than [`MAX_ROWS`] rows; [`Error::Faiss`] when
+/// faiss fails (an index string it cannot parse, for one), naming the index string, `n`, `d`
+/// and `k`.
+///
+/// # Complexity
+///
+/// `Flat`: `O(n² d)` time, done as `sgemm` blocks. Memory: the index (a copy of the features
+/// for `Flat`), the table (`8 n k` bytes) and one batch of faiss output (`12 batch_rows k`
+/// bytes).
 pub fn build_knn(features: &Features, config: &KnnConfig, progress: &dyn Progress) -> Result<Knn> {
-    let _ = (features, config, progress);
-    todo!()
+    let (n, d, k) = (features.n(), features.dim(), config.k);
+    if k == 0 || k >= n {
+        return Err(Error::invalid(
+            "--k",
+            format!("k = {k} must be at least 1 and smaller than the number of rows ({n})"),
+        ));
+    }
+    if n > MAX_ROWS {
+        return Err(Error::invalid(
+            "input",
+            format!("{n} rows is more than {MAX_ROWS}"),
+        ));
+    }
+    if config.batch_rows == 0 {
+        return Err(Error::invalid("batch_rows", "must be at least 1"));
+    }
+    let d_u32 = u32::try_from(d)
+        .ok()
+        .filter(|&d| d <= i32::MAX as u32)
+        .ok_or_else(|| Error::invalid("input", format!("dimension {d} is too large for faiss")))?;
+    let context = |doing: &str| {
+        format!(
+            "{doing} index '{}' (n = {n}, d = {d}, k = {k})",
+            config.index
+        )
+    };
+    let faiss_err = |doing: &'static str| {
+        move |e: faiss::error::Error| Error::Faiss {
+            context: context(doing),
+            message: faiss_message(&e),
+        }
+    };
+
+    progress.start("knn", Some(n as u64));
+    let _finish = FinishOnDrop(progress);
+
+    let mut index = index_factory(d_u32, &config.index, MetricType::InnerProduct)
+        .map_err(faiss_err("creating"))?;
+    let data = features.as_slice();
+    if !index.is_trained() {
+        if n <= config.max_train_rows {
+            index.train(data).map_err(faiss_err("training"))?;
+        } else {
+            let sample = strided_sample(features, config.max_train_rows.max(1));
+            index.train(&sample).map_err(faiss_err("training"))?;
+        }
+    }
+    index.add(data).map_err(faiss_err("adding rows to"))?;
+    set_search_parameters(&index, config)?;
+
+    let mut ids = vec![NONE; n * k];
+    let mut sims = vec![f32::NEG_INFINITY; n * k];
+    let mut scratch = Vec::with_capacity(k);
+    for start in (0..n).step_by(config.batch_rows) {
+        let end = (start + config.batch_rows).min(n);
+        let result = index
+            .search(&data[start * d..end * d], k)
+            .map_err(faiss_err("searching"))?;
+        let out = start * k..end * k;
+        for (((labels, dists), row_ids), row_sims) in result
+            .labels
+            .chunks_exact(k)
+            .zip(result.distances.chunks_exact(k))
+            .zip(ids[out.clone()].chunks_exact_mut(k))
+            .zip(sims[out].chunks_exact_mut(k))
+        {
+            canonicalise_row(labels, dists, n, &mut scratch, row_ids, row_sims).map_err(|id| {
+                Error::Faiss {
+                    context: context("searching"),
+                    message: format!("returned neighbour id {id}, outside [0, {n})"),
+                }
+            })?;
+        }
+        progress.advance((end - start) as u64);
+    }
+    Ok(Knn { n, k, ids, sims })
+}
+
+/// faiss's message without the "Native faiss error" prefix of faiss-rs's `Display`.
+fn faiss_message(e: &faiss::error::Error) -> String {
+    match e {
+        faiss::error::Error::Native(native) => native.msg().trim().to_string(),
+        e => e.to_string(),
+    }
+}
+
+/// Calls [`Progress::finish`] when dropped, so the stage ends on every return path.
+struct FinishOnDrop<'a>(&'a dyn Progress);
+
+impl Drop for FinishOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+/// `m` rows taken at evenly spaced positions `i * n / m` (`m < n`), for training.
+fn strided_sample(features: &Features, m: usize) -> Vec<f32> {
+    let n = features.n();
+    let mut sample = Vec::with_capacity(m * features.dim());
+    for i in 0..m {
+        // u128: i * n overflows u64 only beyond any real input, but costs nothing to rule out.
+        let row = (i as u128 * n as u128 / m as u128) as usize;
+        sample.extend_from_slice(features.row(row));
+    }
+    sample
+}
+
+/// Applies `nprobe` and `ef_search` through faiss's `ParameterSpace`, which knows where each
+/// parameter lives (also inside wrappers such as `PCA64,IVF1024,Flat`).
+fn set_search_parameters(index: &faiss::index::IndexImpl, config: &KnnConfig) -> Result<()> {
+    let params = [
+        ("--nprobe", "nprobe", config.nprobe),
+        ("--ef-search", "efSearch", config.ef_search),
+    ];
+    for (flag, name, value) in params {
+        let Some(value) = value else { continue };
+        if value == 0 {
+            return Err(Error::invalid(flag, "must be at least 1"));
+        }
+        let space = ParameterSpace::new().map_err(|e| Error::Faiss {
+            context: "creating a ParameterSpace".to_string(),
+            message: faiss_message(&e),
+        })?;
+        // f64 holds every usize a search parameter can sensibly take exactly.
+        space
+            .set_index_parameter(index, name, value as f64)
+            .map_err(|e| {
+                Error::invalid(
+                    flag,
+                    format!(
+                        "index '{}' does not take {name} ({})",
+                        config.index,
+                        faiss_message(&e)
+                    ),
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Writes one faiss result row into the table in canonical form (see the module docs).
+///
+/// `labels` and `dists` are faiss's row; `scratch` is reused across rows. Returns the offending
+/// label when faiss returned an id other than -1 outside `[0, n)`.
+fn canonicalise_row(
+    labels: &[Idx],
+    dists: &[f32],
+    n: usize,
+    scratch: &mut Vec<(f32, u32)>,
+    ids: &mut [u32],
+    sims: &mut [f32],
+) -> std::result::Result<(), i64> {
+    scratch.clear();
+    for (&label, &sim) in labels.iter().zip(dists) {
+        if label.is_none() {
+            continue;
+        }
+        let raw = label.to_native();
+        match usize::try_from(raw) {
+            // n <= MAX_ROWS, so the id fits u32 and is never NONE.
+            Ok(id) if id < n => scratch.push((sim, id as u32)),
+            _ => return Err(raw),
+        }
+    }
+    // faiss already sorts by similarity; this orders ties and is cheap on sorted input.
+    scratch.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let filled = scratch.len();
+    for (slot, &(sim, id)) in scratch.iter().enumerate() {
+        ids[slot] = id;
+        sims[slot] = sim;
+    }
+    ids[filled..].fill(NONE);
+    sims[filled..].fill(f32::NEG_INFINITY);
+    Ok(())
+}
+
+extern "C" {
+    // From libgomp, which faiss-sys links (`cargo:rustc-link-lib=gomp`) for faiss's OpenMP.
+    fn omp_set_num_threads(num_threads: c_int);
+    #[cfg(test)]
+    fn omp_get_max_threads() -> c_int;
+}
+
+/// Sets how many OpenMP threads faiss uses for calls made *from the calling thread* (OpenMP's
+/// thread-count setting is per thread); `0` counts as 1.
+///
+/// This overrides `OMP_NUM_THREADS` for faiss's own parallel loops. It does not size OpenBLAS's
+/// pthread pool, which does the matrix products of a `Flat` search: that one follows
+/// `OPENBLAS_NUM_THREADS` (see the [module docs](self)).
+pub fn set_faiss_threads(n: usize) {
+    let n = c_int::try_from(n.max(1)).unwrap_or(c_int::MAX);
+    // SAFETY: omp_set_num_threads takes any int by value and only updates the calling thread's
+    // OpenMP control variable; it touches no memory of ours and is safe to call from any thread.
+    unsafe { omp_set_num_threads(n) }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    /// splitmix64: a tiny seeded generator, enough for test data.
+    pub(crate) struct SplitMix64(pub u64);
+
+    impl SplitMix64 {
+        pub(crate) fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        /// Uniform in [-1, 1).
+        pub(crate) fn next_f32(&mut self) -> f32 {
+            ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        }
+    }
+
+    /// `n x d` random unit rows.
+    pub(crate) fn random_features(n: usize, d: usize, seed: u64) -> Features {
+        let mut rng = SplitMix64(seed);
+        let data = Array2::from_shape_fn((n, d), |_| rng.next_f32());
+        Features::new(data, Path::new("random"), true).unwrap()
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum()
+    }
+
+    /// Checks `knn` against an exact search in f64: per row, the sims equal the true top-k
+    /// sims slot by slot, and every id is one whose true sim ties the slot's (ties may swap).
+    fn assert_matches_brute_force(f: &Features, knn: &Knn) {
+        const TOL: f64 = 1e-5;
+        assert_eq!(
+            (knn.n, knn.ids.len(), knn.sims.len()),
+            (f.n(), f.n() * knn.k, f.n() * knn.k)
+        );
+        let mut all: Vec<(f64, u32)> = Vec::with_capacity(f.n());
+        for i in 0..f.n() {
+            all.clear();
+            all.extend((0..f.n()).map(|j| (dot(f.row(i), f.row(j)), j as u32)));
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let (ids, sims) = knn.row(i);
+            let mut seen = std::collections::HashSet::new();
+            for slot in 0..knn.k {
+                let (want_sim, want_id) = all[slot];
+                let (id, sim) = (ids[slot], f64::from(sims[slot]));
+                assert!(
+                    (sim - want_sim).abs() <= TOL,
+                    "row {i} slot {slot}: sim {sim} vs {want_sim}"
+                );
+                assert_ne!(id, NONE, "row {i} slot {slot} is empty");
+                let true_sim = dot(f.row(i), f.row(id as usize));
+                assert!(
+                    id == want_id || (true_sim - want_sim).abs() <= TOL,
+                    "row {i} slot {slot}: id {id} (sim {true_sim}) instead of {want_id} ({want_sim})"
+                );
+                assert!(
+                    (true_sim - sim).abs() <= TOL,
+                    "row {i} slot {slot}: sim of id {id} is off"
+                );
+                assert!(seen.insert(id), "row {i}: id {id} twice");
+            }
+            assert_canonical_row(ids, sims);
+        }
+    }
+
+    /// Sorted by (sim desc, id asc), padding only at the end.
+    fn assert_canonical_row(ids: &[u32], sims: &[f32]) {
+        let filled = ids.iter().take_while(|&&id| id != NONE).count();
+        assert!(ids[filled..].iter().all(|&id| id == NONE), "{ids:?}");
+        assert!(
+            sims[filled..].iter().all(|&s| s == f32::NEG_INFINITY),
+            "{sims:?}"
+        );
+        for s in 1..filled {
+            let ok = sims[s - 1] > sims[s] || (sims[s - 1] == sims[s] && ids[s - 1] < ids[s]);
+            assert!(ok, "slots {} and {s} out of order: {ids:?} {sims:?}", s - 1);
+        }
+    }
+
+    fn config(index: &str, k: usize) -> KnnConfig {
+        KnnConfig {
+            k,
+            index: index.to_string(),
+            ..KnnConfig::default()
+        }
+    }
+
+    #[test]
+    fn flat_matches_brute_force_500x32() {
+        let f = random_features(500, 32, 1);
+        for k in [1, 2, 10, 50, 499] {
+            let knn = build_knn(&f, &config("Flat", k), &NoProgress).unwrap();
+            assert_eq!(knn.k, k);
+            assert_matches_brute_force(&f, &knn);
+            // Distinct random rows: each row is its own nearest neighbour.
+            assert!((0..f.n()).all(|i| knn.row(i).0[0] == i as u32));
+        }
+    }
+
+    #[test]
+    fn flat_matches_brute_force_2000x64_in_uneven_batches() {
+        let f = random_features(2000, 64, 2);
+        for (k, batch_rows) in [(5, 16384), (30, 300), (12, 7)] {
+            let c = KnnConfig {
+                batch_rows,
+                ..config("Flat", k)
+            };
+            assert_matches_brute_force(&f, &build_knn(&f, &c, &NoProgress).unwrap());
+        }
+    }
+
+    #[test]
+    fn ivf_probing_all_lists_is_exact() {
+        let f = random_features(2000, 64, 3);
+        let c = KnnConfig {
+            nprobe: Some(16),
+            ..config("IVF16,Flat", 20)
+        };
+        assert_matches_brute_force(&f, &build_knn(&f, &c, &NoProgress).unwrap());
+    }
+
+    #[test]
+    fn ivf_trains_on_a_strided_subsample() {
+        let f = random_features(2000, 64, 3);
+        let c = KnnConfig {
+            nprobe: Some(16),
+            max_train_rows: 700,
+            ..config("IVF16,Flat", 10)
+        };
+        assert_matches_brute_force(&f, &build_knn(&f, &c, &NoProgress).unwrap());
+    }
+
+    #[test]
+    fn short_ivf_results_are_padded_at_the_row_end() {
+        // 16 lists of about 125 rows and one probe: k = 400 cannot be filled.
+        let f = random_features(2000, 64, 4);
+        let c = KnnConfig {
+            nprobe: Some(1),
+            ..config("IVF16,Flat", 400)
+        };
+        let knn = build_knn(&f, &c, &NoProgress).unwrap();
+        let mut padded_rows = 0;
+        for i in 0..knn.n {
+            let (ids, sims) = knn.row(i);
+            assert_canonical_row(ids, sims);
+            assert!(ids.iter().all(|&id| id == NONE || (id as usize) < knn.n));
+            assert!(ids.contains(&(i as u32)), "row {i} misses itself");
+            padded_rows += usize::from(ids[knn.k - 1] == NONE);
+        }
+        assert!(padded_rows > knn.n / 2, "only {padded_rows} rows padded");
+    }
+
+    #[test]
+    fn hnsw_returns_canonical_rows_with_good_recall() {
+        let f = random_features(2000, 32, 5);
+        let k = 10;
+        let exact = build_knn(&f, &config("Flat", k), &NoProgress).unwrap();
+        let c = KnnConfig {
+            ef_search: Some(128),
+            ..config("HNSW32", k)
+        };
+        let knn = build_knn(&f, &c, &NoProgress).unwrap();
+        let mut hits = 0;
+        for i in 0..knn.n {
+            let (ids, sims) = knn.row(i);
+            assert_canonical_row(ids, sims);
+            hits += ids.iter().filter(|id| exact.row(i).0.contains(id)).count();
+        }
+        let recall = hits as f64 / (knn.n * k) as f64;
+        assert!(recall > 0.9, "recall@{k} = {recall}");
+    }
+
+    #[test]
+    fn canonicalise_drops_missing_sorts_ties_and_pads() {
+        let labels: Vec<Idx> = [7, -1, 3, 9, 1, -1].iter().map(|&x| Idx::from(x)).collect();
+        let dists = [0.9, f32::NEG_INFINITY, 0.5, 0.9, 0.5, f32::NEG_INFINITY];
+        let (mut ids, mut sims) = (vec![0; 6], vec![0.0; 6]);
+        canonicalise_row(&labels, &dists, 10, &mut Vec::new(), &mut ids, &mut sims).unwrap();
+        assert_eq!(ids, [7, 9, 1, 3, NONE, NONE]);
+        assert_eq!(
+            sims,
+            [0.9, 0.9, 0.5, 0.5, f32::NEG_INFINITY, f32::NEG_INFINITY]
+        );
+        let bad = [Idx::from(10)];
+        let e = canonicalise_row(
+            &bad,
+            &[0.1],
+            10,
+            &mut Vec::new(),
+            &mut ids[..1],
+            &mut sims[..1],
+        );
+        assert_eq!(e, Err(10));
+    }
+
+    #[test]
+    fn k_must_be_in_1_to_n_minus_1() {
+        let f = random_features(20, 4, 6);
+        for k in [0, 20, 21] {
+            let e = build_knn(&f, &config("Flat", k), &NoProgress).unwrap_err();
+            assert!(
+                matches!(e, Error::InvalidParameter { name: "--k", .. }),
+                "{e}"
+            );
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("k = {k}")) && msg.contains("(20)"),
+                "{msg}"
+            );
+        }
+        assert!(build_knn(&f, &config("Flat", 19), &NoProgress).is_ok());
+    }
+
+    #[test]
+    fn search_parameters_the_index_lacks_are_rejected() {
+        let f = random_features(50, 8, 7);
+        let c = KnnConfig {
+            nprobe: Some(4),
+            ..config("Flat", 5)
+        };
+        let e = build_knn(&f, &c, &NoProgress).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidParameter {
+                    name: "--nprobe",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let c = KnnConfig {
+            ef_search: Some(0),
+            ..config("HNSW8", 5)
+        };
+        let e = build_knn(&f, &c, &NoProgress).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidParameter {
+                    name: "--ef-search",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn faiss_errors_name_the_index_and_sizes() {
+        let f = random_features(50, 8, 8);
+        let e = build_knn(&f, &config("NoSuchIndex", 5), &NoProgress).unwrap_err();
+        let Error::Faiss { context, message } = &e else {
+            panic!("{e}")
+        };
+        assert!(
+            context.contains("'NoSuchIndex'") && context.contains("n = 50"),
+            "{context}"
+        );
+        assert!(
+            context.contains("d = 8") && context.contains("k = 5"),
+            "{context}"
+        );
+        assert!(!message.is_empty());
+    }
+
+    #[derive(Default)]
+    struct Recorder {
+        stages: Mutex<Vec<(String, Option<u64>)>>,
+        advanced: AtomicU64,
+        finished: AtomicU64,
+    }
+
+    impl Progress for Recorder {
+        fn start(&self, stage: &str, total: Option<u64>) {
+            self.stages.lock().unwrap().push((stage.to_string(), total));
+        }
+        fn advance(&self, units: u64) {
+            self.advanced.fetch_add(units, Ordering::Relaxed);
+        }
+        fn finish(&self) {
+            self.finished.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn progress_counts_rows() {
+        let f = random_features(100, 8, 9);
+        let rec = Recorder::default();
+        build_knn(
+            &f,
+            &KnnConfig {
+                batch_rows: 30,
+                ..config("Flat", 5)
+            },
+            &rec,
+        )
+        .unwrap();
+        assert_eq!(
+            *rec.stages.lock().unwrap(),
+            [("knn".to_string(), Some(100))]
+        );
+        assert_eq!(rec.advanced.load(Ordering::Relaxed), 100);
+        assert_eq!(rec.finished.load(Ordering::Relaxed), 1);
+        // The stage also ends when faiss fails.
+        let rec = Recorder::default();
+        assert!(build_knn(&f, &config("NoSuchIndex", 5), &rec).is_err());
+        assert_eq!(rec.finished.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn faiss_thread_setting_is_applied() {
+        // OpenMP's setting is per thread, so this does not disturb concurrent tests.
+        set_faiss_threads(1);
+        // SAFETY: reads the calling thread's OpenMP setting.
+        assert_eq!(unsafe { omp_get_max_threads() }, 1);
+        set_faiss_threads(3);
+        assert_eq!(unsafe { omp_get_max_threads() }, 3);
+        set_faiss_threads(0);
+        assert_eq!(unsafe { omp_get_max_threads() }, 1);
+        let f = random_features(300, 16, 10);
+        assert_matches_brute_force(&f, &build_knn(&f, &config("Flat", 8), &NoProgress).unwrap());
+    }
+
+    fn padded_knn() -> Knn {
+        let f = random_features(2000, 16, 11);
+        let c = KnnConfig {
+            nprobe: Some(1),
+            ..config("IVF16,Flat", 300)
+        };
+        build_knn(&f, &c, &NoProgress).unwrap()
+    }
+
+    #[test]
+    fn save_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("knn.npz");
+        let knn = padded_knn();
+        assert!(knn.ids.contains(&NONE), "the test wants padded rows");
+        knn.save(&path).unwrap();
+        assert_eq!(Knn::load(&path).unwrap(), knn);
+        // What numpy sees: int32 ids with -1, float32 sims.
+        let mut npz = NpzReader::new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(npz.names().unwrap(), ["ids", "sims"]);
+        let ids: Array2<i32> = npz.by_name("ids").unwrap();
+        assert_eq!(ids.dim(), (knn.n, knn.k));
+        assert!(ids.iter().zip(&knn.ids).all(|(&a, &b)| a == b as i32));
+        assert_eq!(fs_entries(dir.path()), 1, "no temporary file left");
+    }
+
+    fn fs_entries(dir: &Path) -> usize {
+        std::fs::read_dir(dir).unwrap().count()
+    }
+
+    /// Writes an `.npz` with the given arrays (named, 2-D).
+    fn write_npz(path: &Path, ids: Option<Array2<i32>>, sims: Option<Array2<f32>>) {
+        let mut npz = NpzWriter::new(File::create(path).unwrap());
+        if let Some(ids) = ids {
+            npz.add_array("ids", &ids).unwrap();
+        }
+        if let Some(sims) = sims {
+            npz.add_array("sims", &sims).unwrap();
+        }
+        npz.finish().unwrap();
+    }
+
+    fn assert_format_error(path: &Path, needle: &str) {
+        let e = Knn::load(path).unwrap_err();
+        assert!(matches!(e, Error::Format { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(msg.starts_with(&path.display().to_string()), "{msg}");
+        assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+    }
+
+    #[test]
+    fn load_rejects_bad_files() {
+        use ndarray::array;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.npz");
+        let ninf = f32::NEG_INFINITY;
+        let good_ids = array![[0, 1], [1, 0], [2, -1]];
+        let good_sims = array![[1.0f32, 0.5], [1.0, 0.5], [1.0, ninf]];
+        write_npz(&path, Some(good_ids.clone()), Some(good_sims.clone()));
+        assert_eq!(Knn::load(&path).unwrap().ids, [0, 1, 1, 0, 2, NONE]);
+
+        std::fs::write(&path, b"definitely not a zip archive").unwrap();
+        assert_format_error(&path, "not a NumPy .npz archive");
+        write_npz(&path, Some(good_ids.clone()), None);
+        assert_format_error(&path, "no array 'sims'");
+        write_npz(&path, None, Some(good_sims.clone()));
+        assert_format_error(&path, "no array 'ids'");
+        write_npz(
+            &path,
+            Some(good_ids.clone()),
+            Some(array![[1.0f32, 0.5], [1.0, 0.5]]),
+        );
+        assert_format_error(&path, "differ in shape");
+        write_npz(
+            &path,
+            Some(Array2::zeros((0, 2))),
+            Some(Array2::zeros((0, 2))),
+        );
+        assert_format_error(&path, "no slots");
+        write_npz(
+            &path,
+            Some(array![[0, 3], [1, 0], [2, -1]]),
+            Some(good_sims.clone()),
+        );
+        assert_format_error(&path, "row 0: id 3 in slot 1 is outside [-1, 3)");
+        write_npz(
+            &path,
+            Some(array![[0, 1], [-1, 0], [2, -1]]),
+            Some(array![[1.0f32, 0.5], [ninf, 0.5], [1.0, ninf]]),
+        );
+        assert_format_error(&path, "row 1: id 0 in slot 1 follows an empty slot");
+        write_npz(
+            &path,
+            Some(good_ids.clone()),
+            Some(array![[0.5f32, 1.0], [1.0, 0.5], [1.0, ninf]]),
+        );
+        assert_format_error(&path, "row 0: slots 0 and 1 are out of order");
+        let tied = array![[1.0f32, 1.0], [1.0, 0.5], [1.0, ninf]];
+        write_npz(&path, Some(array![[1, 0], [1, 0], [2, -1]]), Some(tied));
+        assert_format_error(&path, "row 0: slots 0 and 1 are out of order");
+        write_npz(
+            &path,
+            Some(good_ids.clone()),
+            Some(array![[1.0f32, 0.5], [1.0, 0.5], [1.0, 0.0]]),
+        );
+        assert_format_error(&path, "row 2: empty slot 1 has similarity 0");
+        write_npz(
+            &path,
+            Some(good_ids.clone()),
+            Some(array![[1.0f32, f32::NAN], [1.0, 0.5], [1.0, ninf]]),
+        );
+        assert_format_error(&path, "row 0: similarity NaN in slot 1");
+
+        // Wrong dtypes.
+        let mut npz = NpzWriter::new(File::create(&path).unwrap());
+        npz.add_array("ids", &good_ids.mapv(i64::from)).unwrap();
+        npz.add_array("sims", &good_sims).unwrap();
+        npz.finish().unwrap();
+        assert_format_error(&path, "array 'ids' (need a 2-D int32 array)");
+        let mut npz = NpzWriter::new(File::create(&path).unwrap());
+        npz.add_array("ids", &good_ids).unwrap();
+        npz.add_array("sims", &good_sims.mapv(f64::from)).unwrap();
+        npz.finish().unwrap();
+        assert_format_error(&path, "array 'sims' (need a 2-D float32 array)");
+    }
+
+    #[test]
+    fn load_accepts_fortran_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.npz");
+        let knn = padded_knn();
+        let ids = Array2::from_shape_vec(
+            (knn.n, knn.k),
+            knn.ids.iter().map(|&id| id as i32).collect(),
+        );
+        let sims = ArrayView2::from_shape((knn.n, knn.k), &knn.sims).unwrap();
+        let mut npz = NpzWriter::new(File::create(&path).unwrap());
+        npz.add_array(
+            "ids",
+            &ids.unwrap()
+                .reversed_axes()
+                .as_standard_layout()
+                .reversed_axes(),
+        )
+        .unwrap();
+        npz.add_array(
+            "sims",
+            &sims.reversed_axes().as_standard_layout().reversed_axes(),
+        )
+        .unwrap();
+        npz.finish().unwrap();
+        assert_eq!(Knn::load(&path).unwrap(), knn);
+    }
+
+    #[test]
+    fn save_to_missing_folder_fails_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("knn.npz");
+        let e = padded_knn().save(&path).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e}");
+        assert!(!path.exists());
+    }
 }

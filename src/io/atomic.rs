@@ -7,7 +7,7 @@
 //! expensive stages, also checks early that the folder exists and is writable.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -87,6 +87,14 @@ impl Write for AtomicFile {
     }
 }
 
+/// Seeking flushes the buffer first; zip writers (the `.npz` k-NN cache) seek back to patch
+/// entry headers.
+impl Seek for AtomicFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.writer.as_mut().expect("writer is present until commit").seek(pos)
+    }
+}
+
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         // After a successful commit the temporary name no longer exists; the error is ignored.
@@ -121,6 +129,19 @@ mod tests {
         }
         assert_eq!(fs::read_to_string(&target).unwrap(), "old");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn seek_back_and_patch() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.bin");
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"xxxx-tail").unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.write_all(b"head").unwrap();
+        assert_eq!(f.seek(SeekFrom::End(0)).unwrap(), 9);
+        f.commit().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"head-tail");
     }
 
     #[test]
