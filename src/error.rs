@@ -63,6 +63,15 @@ pub enum Error {
         /// Why it is invalid.
         problem: String,
     },
+    /// Ground truth and prediction given to [`crate::metrics::evaluate`] differ in length, or
+    /// are both empty. Callers that read the labels from files add the file names.
+    #[error("{}", LabelCountProblem(*.truth, *.pred))]
+    LabelCount {
+        /// Number of ground-truth labels.
+        truth: usize,
+        /// Number of predicted labels.
+        pred: usize,
+    },
     /// faiss reported an error.
     #[error("faiss: {context}: {message}")]
     Faiss {
@@ -105,6 +114,20 @@ impl Error {
     /// An [`Error::InvalidParameter`].
     pub fn invalid(name: &'static str, problem: impl Into<String>) -> Self {
         Error::InvalidParameter { name, problem: problem.into() }
+    }
+}
+
+/// The message of [`Error::LabelCount`]: (ground-truth count, predicted count).
+struct LabelCountProblem(usize, usize);
+
+impl fmt::Display for LabelCountProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            LabelCountProblem(0, 0) => f.write_str("no labels to evaluate"),
+            LabelCountProblem(truth, pred) => {
+                write!(f, "ground truth has {truth} labels but the prediction has {pred}")
+            }
+        }
     }
 }
 

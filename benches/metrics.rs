@@ -1,0 +1,70 @@
+//! `metrics::evaluate` on 1M labels: 100K ground-truth clusters of about 10 items, and a
+//! prediction that keeps 80% of the labels, splits 10% off into a twin cluster and scatters
+//! 10% at random.
+//!
+//! `dense` uses the labels as generated (ids below 210K, renamed through a lookup table);
+//! `spread` maps the same partitions over the whole `i64` range, which forces the hash-based
+//! renaming. Run with `cargo bench --bench metrics`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use face_cluster::metrics::evaluate;
+
+const N: usize = 1_000_000;
+const TRUE_CLUSTERS: u64 = 100_000;
+
+/// SplitMix64, seeded, so every run scores the same labels.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn below(&mut self, bound: u64) -> i64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % bound) as i64
+    }
+}
+
+fn labels() -> (Vec<i64>, Vec<i64>) {
+    let mut rng = SplitMix64(7);
+    (0..N)
+        .map(|_| {
+            let t = rng.below(TRUE_CLUSTERS);
+            let p = match rng.below(10) {
+                0..=7 => t,
+                8 => t + TRUE_CLUSTERS as i64,
+                _ => rng.below(TRUE_CLUSTERS + TRUE_CLUSTERS / 10),
+            };
+            (t, p)
+        })
+        .unzip()
+}
+
+fn bench_evaluate(c: &mut Criterion) {
+    let (truth, pred) = labels();
+    // An odd multiplier is a bijection on i64, so the partitions stay the same.
+    let spread = |v: &[i64]| -> Vec<i64> {
+        v.iter()
+            .map(|&l| l.wrapping_mul(0x5851_F42D_4C95_7F2D))
+            .collect()
+    };
+    let spread_pair = (spread(&truth), spread(&pred));
+    let dense_pair = (truth, pred);
+
+    let mut group = c.benchmark_group("evaluate");
+    group.throughput(Throughput::Elements(N as u64));
+    group.sample_size(30);
+    for (name, (truth, pred)) in [("dense", &dense_pair), ("spread", &spread_pair)] {
+        group.bench_with_input(BenchmarkId::new(name, N), &(), |b, ()| {
+            b.iter(|| {
+                evaluate(black_box(truth), black_box(pred)).expect("equal, non-empty lengths")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_evaluate);
+criterion_main!(benches);
