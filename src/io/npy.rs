@@ -975,7 +975,7 @@ pub(crate) mod tests {
             parse_header("{'descr':'<f4','fortran_order':False,'shape':()}")
                 .unwrap()
                 .shape,
-            vec![]
+            Vec::<u64>::new()
         );
         let e = parse_header("{'descr':'<f4','fortran_order':False,'shape':(5)}").unwrap_err();
         assert!(e.contains("'shape' must be a tuple, got an integer"), "{e}");
