@@ -45,11 +45,7 @@ fn labels() -> (Vec<i64>, Vec<i64>) {
 fn bench_evaluate(c: &mut Criterion) {
     let (truth, pred) = labels();
     // An odd multiplier is a bijection on i64, so the partitions stay the same.
-    let spread = |v: &[i64]| -> Vec<i64> {
-        v.iter()
-            .map(|&l| l.wrapping_mul(0x5851_F42D_4C95_7F2D))
-            .collect()
-    };
+    let spread = |v: &[i64]| -> Vec<i64> { v.iter().map(|&l| l.wrapping_mul(0x5851_F42D_4C95_7F2D)).collect() };
     let spread_pair = (spread(&truth), spread(&pred));
     let dense_pair = (truth, pred);
 
@@ -58,9 +54,7 @@ fn bench_evaluate(c: &mut Criterion) {
     group.sample_size(30);
     for (name, (truth, pred)) in [("dense", &dense_pair), ("spread", &spread_pair)] {
         group.bench_with_input(BenchmarkId::new(name, N), &(), |b, ()| {
-            b.iter(|| {
-                evaluate(black_box(truth), black_box(pred)).expect("equal, non-empty lengths")
-            })
+            b.iter(|| evaluate(black_box(truth), black_box(pred)).expect("equal, non-empty lengths"))
         });
     }
     group.finish();

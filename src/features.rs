@@ -31,7 +31,8 @@ impl Features {
         if d == 0 {
             return Err(Error::format(source, "rows have 0 columns"));
         }
-        let mut data = data.as_standard_layout().into_owned();
+        // Row-major input (the common case) is used in place; only Fortran order is copied.
+        let mut data = if data.is_standard_layout() { data } else { data.as_standard_layout().into_owned() };
         for (row_index, mut row) in data.rows_mut().into_iter().enumerate() {
             let bad = |problem| Error::BadRow { path: source.to_path_buf(), row: row_index, problem };
             if row.iter().any(|x| !x.is_finite()) {

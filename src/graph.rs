@@ -108,10 +108,7 @@ pub fn build_graph(knn: &Knn, k: usize, min_sim: f32) -> Result<Graph> {
     if k == 0 || k > knn.k {
         return Err(Error::invalid(
             "--k",
-            format!(
-                "k = {k} must be at least 1 and at most the {} neighbours per row of the k-NN table",
-                knn.k
-            ),
+            format!("k = {k} must be at least 1 and at most the {} neighbours per row of the k-NN table", knn.k),
         ));
     }
     if min_sim.is_nan() {
@@ -139,11 +136,7 @@ pub fn build_graph(knn: &Knn, k: usize, min_sim: f32) -> Result<Graph> {
     for i in 0..knn.n {
         let (ids, sims) = row(i);
         let self_id = i as u32; // n <= knn::MAX_ROWS
-        total += ids
-            .iter()
-            .zip(sims)
-            .map(|(&id, &sim)| usize::from(keep(self_id, id, sim)))
-            .sum::<usize>();
+        total += ids.iter().zip(sims).map(|(&id, &sim)| usize::from(keep(self_id, id, sim))).sum::<usize>();
         offsets.push(total);
     }
     let mut targets = Vec::with_capacity(total);
@@ -159,11 +152,7 @@ pub fn build_graph(knn: &Knn, k: usize, min_sim: f32) -> Result<Graph> {
         }
     }
     debug_assert_eq!(targets.len(), total);
-    Ok(Graph {
-        offsets,
-        targets,
-        weights,
-    })
+    Ok(Graph { offsets, targets, weights })
 }
 
 #[cfg(test)]
@@ -185,12 +174,7 @@ mod tests {
             ids.extend(row.iter().map(|l| l.0));
             sims.extend(row.iter().map(|l| l.1));
         }
-        Knn {
-            n: rows.len(),
-            k,
-            ids,
-            sims,
-        }
+        Knn { n: rows.len(), k, ids, sims }
     }
 
     fn links(g: &Graph, i: usize) -> Vec<(u32, f32)> {
@@ -205,11 +189,7 @@ mod tests {
         assert_eq!(*g.offsets.last().unwrap(), g.targets.len());
         assert_eq!(g.targets.len(), g.weights.len());
         for i in 0..n {
-            assert!(g
-                .out_links(i)
-                .0
-                .iter()
-                .all(|&j| (j as usize) < n && j as usize != i));
+            assert!(g.out_links(i).0.iter().all(|&j| (j as usize) < n && j as usize != i));
         }
     }
 
@@ -250,10 +230,7 @@ mod tests {
             ],
         );
         let g = build_graph(&t, 2, 0.0).unwrap();
-        assert_eq!(
-            (0..4).map(|i| links(&g, i)).collect::<Vec<_>>(),
-            [[(1, 0.9)], [(0, 0.9)], [(3, 0.9)], [(2, 0.9)]]
-        );
+        assert_eq!((0..4).map(|i| links(&g, i)).collect::<Vec<_>>(), [[(1, 0.9)], [(0, 0.9)], [(3, 0.9)], [(2, 0.9)]]);
         assert_eq!(build_graph(&t, 1, 0.0).unwrap().num_singletons(), 4);
         assert_eq!(build_graph(&t, 4, 0.0).unwrap().num_links(), 12);
     }
@@ -263,11 +240,7 @@ mod tests {
         // Rows 0 and 1 are duplicates: in row 1, id 0 ties with the row itself and comes first.
         let t = knn(
             3,
-            &[
-                &[(0, 1.0), (1, 1.0), (2, 0.6)],
-                &[(0, 1.0), (1, 1.0), (2, 0.6)],
-                &[(2, 1.0), (0, 0.6), (1, 0.6)],
-            ],
+            &[&[(0, 1.0), (1, 1.0), (2, 0.6)], &[(0, 1.0), (1, 1.0), (2, 0.6)], &[(2, 1.0), (0, 0.6), (1, 0.6)]],
         );
         let g = build_graph(&t, 3, 0.5).unwrap();
         assert_eq!(links(&g, 0), [(1, 1.0), (2, 0.6)]);
@@ -285,15 +258,7 @@ mod tests {
             data.push_row(row.view()).unwrap();
         }
         let f = Features::new(data, Path::new("dups"), false).unwrap();
-        let knn = build_knn(
-            &f,
-            &KnnConfig {
-                k: 10,
-                ..KnnConfig::default()
-            },
-            &NoProgress,
-        )
-        .unwrap();
+        let knn = build_knn(&f, &KnnConfig { k: 10, ..KnnConfig::default() }, &NoProgress).unwrap();
         // The case this test is for: some duplicate's row starts with another copy, not itself.
         assert!((200..f.n()).any(|i| knn.row(i).0[0] != i as u32));
         let g = build_graph(&knn, 10, 0.99).unwrap();
@@ -316,15 +281,7 @@ mod tests {
     #[test]
     fn threshold_above_everything_gives_all_singletons() {
         let f = random_features(100, 8, 22);
-        let knn = build_knn(
-            &f,
-            &KnnConfig {
-                k: 5,
-                ..KnnConfig::default()
-            },
-            &NoProgress,
-        )
-        .unwrap();
+        let knn = build_knn(&f, &KnnConfig { k: 5, ..KnnConfig::default() }, &NoProgress).unwrap();
         let g = build_graph(&knn, 5, 1.5).unwrap();
         assert_csr(&g, 100);
         assert_eq!((g.num_links(), g.num_singletons()), (0, 100));
@@ -337,23 +294,11 @@ mod tests {
         let t = knn(2, &[&[(0, 1.0), (1, 0.5)], &[(1, 1.0), (0, 0.5)]]);
         for k in [0, 3] {
             let e = build_graph(&t, k, 0.5).unwrap_err();
-            assert!(
-                matches!(e, Error::InvalidParameter { name: "--k", .. }),
-                "{e}"
-            );
+            assert!(matches!(e, Error::InvalidParameter { name: "--k", .. }), "{e}");
             assert!(e.to_string().contains(&format!("k = {k}")), "{e}");
         }
         let e = build_graph(&t, 2, f32::NAN).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::InvalidParameter {
-                    name: "--min-sim",
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, Error::InvalidParameter { name: "--min-sim", .. }), "{e}");
     }
 
     /// Random canonical-looking tables: the CSR equals a naive per-row filter.
@@ -368,12 +313,7 @@ mod tests {
             for _ in 0..n {
                 let filled = (rng.next_u64() % (table_k as u64 + 1)) as usize;
                 let mut row: Vec<(f32, u32)> = (0..filled)
-                    .map(|_| {
-                        (
-                            (rng.next_f32() * 4.0).round() / 4.0,
-                            (rng.next_u64() % n as u64) as u32,
-                        )
-                    })
+                    .map(|_| ((rng.next_f32() * 4.0).round() / 4.0, (rng.next_u64() % n as u64) as u32))
                     .collect();
                 row.sort_by_key(|l| l.1);
                 row.dedup_by_key(|l| l.1);
@@ -382,12 +322,7 @@ mod tests {
                 ids.extend(row.iter().map(|l| l.1));
                 sims.extend(row.iter().map(|l| l.0));
             }
-            let t = Knn {
-                n,
-                k: table_k,
-                ids,
-                sims,
-            };
+            let t = Knn { n, k: table_k, ids, sims };
             let k = 1 + (rng.next_u64() % table_k as u64) as usize;
             let min_sim = (rng.next_f32() * 4.0).round() / 4.0;
             let g = build_graph(&t, k, min_sim).unwrap();
@@ -402,10 +337,7 @@ mod tests {
                     .collect();
                 assert_eq!(links(&g, i), want);
             }
-            assert_eq!(
-                g.num_singletons(),
-                (0..n).filter(|&i| !g.has_out_links(i)).count()
-            );
+            assert_eq!(g.num_singletons(), (0..n).filter(|&i| !g.has_out_links(i)).count());
         }
     }
 }

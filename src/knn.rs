@@ -210,31 +210,20 @@ impl Knn {
         if ids.dim() != sims.dim() {
             return Err(Error::format(
                 path,
-                format!(
-                    "arrays 'ids' {:?} and 'sims' {:?} differ in shape",
-                    ids.dim(),
-                    sims.dim()
-                ),
+                format!("arrays 'ids' {:?} and 'sims' {:?} differ in shape", ids.dim(), sims.dim()),
             ));
         }
         let (n, k) = ids.dim();
         if n == 0 || k == 0 {
-            return Err(Error::format(
-                path,
-                format!("k-NN table has shape ({n}, {k}), no slots"),
-            ));
+            return Err(Error::format(path, format!("k-NN table has shape ({n}, {k}), no slots")));
         }
         if n > MAX_ROWS {
-            return Err(Error::format(
-                path,
-                format!("{n} rows is more than {MAX_ROWS}"),
-            ));
+            return Err(Error::format(path, format!("{n} rows is more than {MAX_ROWS}")));
         }
         let ids = into_row_major(ids);
         let sims = into_row_major(sims);
         let n_i32 = n as i32; // n <= MAX_ROWS
-        for (row, (row_ids, row_sims)) in ids.chunks_exact(k).zip(sims.chunks_exact(k)).enumerate()
-        {
+        for (row, (row_ids, row_sims)) in ids.chunks_exact(k).zip(sims.chunks_exact(k)).enumerate() {
             check_row(row_ids, row_sims, n_i32)
                 .map_err(|problem| Error::format(path, format!("row {row}: {problem}")))?;
         }
@@ -251,30 +240,17 @@ fn read_array<T: ndarray_npy::ReadableElement, R: Read + Seek>(
     name: &str,
     dtype: &str,
 ) -> Result<Array2<T>> {
-    let names = npz
-        .names()
-        .map_err(|e| Error::format(path, e.to_string()))?;
+    let names = npz.names().map_err(|e| Error::format(path, e.to_string()))?;
     if !names.iter().any(|n| n == name) {
-        return Err(Error::format(
-            path,
-            format!("no array '{name}' ({dtype}, n x k) in the archive"),
-        ));
+        return Err(Error::format(path, format!("no array '{name}' ({dtype}, n x k) in the archive")));
     }
-    npz.by_name(name).map_err(|e: ReadNpzError| {
-        Error::format(
-            path,
-            format!("array '{name}' (need a 2-D {dtype} array): {e}"),
-        )
-    })
+    npz.by_name(name)
+        .map_err(|e: ReadNpzError| Error::format(path, format!("array '{name}' (need a 2-D {dtype} array): {e}")))
 }
 
 /// The elements of `a` in row-major order, without a copy when `a` already is.
 fn into_row_major<T: Clone>(a: Array2<T>) -> Vec<T> {
-    let a = if a.is_standard_layout() {
-        a
-    } else {
-        a.as_standard_layout().into_owned()
-    };
+    let a = if a.is_standard_layout() { a } else { a.as_standard_layout().into_owned() };
     let len = a.len();
     let (mut v, offset) = a.into_raw_vec_and_offset();
     // A standard-layout array's elements are `v[offset..offset + len]`.
@@ -299,9 +275,7 @@ fn check_row(ids: &[i32], sims: &[f32], n: i32) -> std::result::Result<(), Strin
                 return Err(format!("id {id} in slot {slot} follows an empty slot (-1)"));
             }
             if sim != f32::NEG_INFINITY {
-                return Err(format!(
-                    "empty slot {slot} has similarity {sim}, expected -inf"
-                ));
+                return Err(format!("empty slot {slot} has similarity {sim}, expected -inf"));
             }
         }
     }
@@ -351,10 +325,7 @@ pub fn build_knn(features: &Features, config: &KnnConfig, progress: &dyn Progres
         ));
     }
     if n > MAX_ROWS {
-        return Err(Error::invalid(
-            "input",
-            format!("{n} rows is more than {MAX_ROWS}"),
-        ));
+        return Err(Error::invalid("input", format!("{n} rows is more than {MAX_ROWS}")));
     }
     if config.batch_rows == 0 {
         return Err(Error::invalid("batch_rows", "must be at least 1"));
@@ -363,24 +334,15 @@ pub fn build_knn(features: &Features, config: &KnnConfig, progress: &dyn Progres
         .ok()
         .filter(|&d| d <= i32::MAX as u32)
         .ok_or_else(|| Error::invalid("input", format!("dimension {d} is too large for faiss")))?;
-    let context = |doing: &str| {
-        format!(
-            "{doing} index '{}' (n = {n}, d = {d}, k = {k})",
-            config.index
-        )
-    };
+    let context = |doing: &str| format!("{doing} index '{}' (n = {n}, d = {d}, k = {k})", config.index);
     let faiss_err = |doing: &'static str| {
-        move |e: faiss::error::Error| Error::Faiss {
-            context: context(doing),
-            message: faiss_message(&e),
-        }
+        move |e: faiss::error::Error| Error::Faiss { context: context(doing), message: faiss_message(&e) }
     };
 
     progress.start("knn", Some(n as u64));
     let _finish = FinishOnDrop(progress);
 
-    let mut index = index_factory(d_u32, &config.index, MetricType::InnerProduct)
-        .map_err(faiss_err("creating"))?;
+    let mut index = index_factory(d_u32, &config.index, MetricType::InnerProduct).map_err(faiss_err("creating"))?;
     let data = features.as_slice();
     if !index.is_trained() {
         if n <= config.max_train_rows {
@@ -398,9 +360,7 @@ pub fn build_knn(features: &Features, config: &KnnConfig, progress: &dyn Progres
     let mut scratch = Vec::with_capacity(k);
     for start in (0..n).step_by(config.batch_rows) {
         let end = (start + config.batch_rows).min(n);
-        let result = index
-            .search(&data[start * d..end * d], k)
-            .map_err(faiss_err("searching"))?;
+        let result = index.search(&data[start * d..end * d], k).map_err(faiss_err("searching"))?;
         let out = start * k..end * k;
         for (((labels, dists), row_ids), row_sims) in result
             .labels
@@ -409,11 +369,9 @@ pub fn build_knn(features: &Features, config: &KnnConfig, progress: &dyn Progres
             .zip(ids[out.clone()].chunks_exact_mut(k))
             .zip(sims[out].chunks_exact_mut(k))
         {
-            canonicalise_row(labels, dists, n, &mut scratch, row_ids, row_sims).map_err(|id| {
-                Error::Faiss {
-                    context: context("searching"),
-                    message: format!("returned neighbour id {id}, outside [0, {n})"),
-                }
+            canonicalise_row(labels, dists, n, &mut scratch, row_ids, row_sims).map_err(|id| Error::Faiss {
+                context: context("searching"),
+                message: format!("returned neighbour id {id}, outside [0, {n})"),
             })?;
         }
         progress.advance((end - start) as u64);
@@ -453,10 +411,7 @@ fn strided_sample(features: &Features, m: usize) -> Vec<f32> {
 /// Applies `nprobe` and `ef_search` through faiss's `ParameterSpace`, which knows where each
 /// parameter lives (also inside wrappers such as `PCA64,IVF1024,Flat`).
 fn set_search_parameters(index: &faiss::index::IndexImpl, config: &KnnConfig) -> Result<()> {
-    let params = [
-        ("--nprobe", "nprobe", config.nprobe),
-        ("--ef-search", "efSearch", config.ef_search),
-    ];
+    let params = [("--nprobe", "nprobe", config.nprobe), ("--ef-search", "efSearch", config.ef_search)];
     for (flag, name, value) in params {
         let Some(value) = value else { continue };
         if value == 0 {
@@ -467,18 +422,9 @@ fn set_search_parameters(index: &faiss::index::IndexImpl, config: &KnnConfig) ->
             message: faiss_message(&e),
         })?;
         // f64 holds every usize a search parameter can sensibly take exactly.
-        space
-            .set_index_parameter(index, name, value as f64)
-            .map_err(|e| {
-                Error::invalid(
-                    flag,
-                    format!(
-                        "index '{}' does not take {name} ({})",
-                        config.index,
-                        faiss_message(&e)
-                    ),
-                )
-            })?;
+        space.set_index_parameter(index, name, value as f64).map_err(|e| {
+            Error::invalid(flag, format!("index '{}' does not take {name} ({})", config.index, faiss_message(&e)))
+        })?;
     }
     Ok(())
 }
@@ -532,6 +478,7 @@ extern "C" {
 /// This overrides `OMP_NUM_THREADS` for faiss's own parallel loops. It does not size OpenBLAS's
 /// pthread pool, which does the matrix products of a `Flat` search: that one follows
 /// `OPENBLAS_NUM_THREADS` (see the [module docs](self)).
+#[allow(unsafe_code)] // The crate's only unsafe call: an FFI setter with no memory effects.
 pub fn set_faiss_threads(n: usize) {
     let n = c_int::try_from(n.max(1)).unwrap_or(c_int::MAX);
     // SAFETY: omp_set_num_threads takes any int by value and only updates the calling thread's
@@ -540,6 +487,7 @@ pub fn set_faiss_threads(n: usize) {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // Reads OpenMP's thread setting back.
 pub(crate) mod tests {
     use super::*;
     use crate::progress::NoProgress;
@@ -572,20 +520,14 @@ pub(crate) mod tests {
     }
 
     fn dot(a: &[f32], b: &[f32]) -> f64 {
-        a.iter()
-            .zip(b)
-            .map(|(&x, &y)| f64::from(x) * f64::from(y))
-            .sum()
+        a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
     }
 
     /// Checks `knn` against an exact search in f64: per row, the sims equal the true top-k
     /// sims slot by slot, and every id is one whose true sim ties the slot's (ties may swap).
     fn assert_matches_brute_force(f: &Features, knn: &Knn) {
         const TOL: f64 = 1e-5;
-        assert_eq!(
-            (knn.n, knn.ids.len(), knn.sims.len()),
-            (f.n(), f.n() * knn.k, f.n() * knn.k)
-        );
+        assert_eq!((knn.n, knn.ids.len(), knn.sims.len()), (f.n(), f.n() * knn.k, f.n() * knn.k));
         let mut all: Vec<(f64, u32)> = Vec::with_capacity(f.n());
         for i in 0..f.n() {
             all.clear();
@@ -596,20 +538,14 @@ pub(crate) mod tests {
             for slot in 0..knn.k {
                 let (want_sim, want_id) = all[slot];
                 let (id, sim) = (ids[slot], f64::from(sims[slot]));
-                assert!(
-                    (sim - want_sim).abs() <= TOL,
-                    "row {i} slot {slot}: sim {sim} vs {want_sim}"
-                );
+                assert!((sim - want_sim).abs() <= TOL, "row {i} slot {slot}: sim {sim} vs {want_sim}");
                 assert_ne!(id, NONE, "row {i} slot {slot} is empty");
                 let true_sim = dot(f.row(i), f.row(id as usize));
                 assert!(
                     id == want_id || (true_sim - want_sim).abs() <= TOL,
                     "row {i} slot {slot}: id {id} (sim {true_sim}) instead of {want_id} ({want_sim})"
                 );
-                assert!(
-                    (true_sim - sim).abs() <= TOL,
-                    "row {i} slot {slot}: sim of id {id} is off"
-                );
+                assert!((true_sim - sim).abs() <= TOL, "row {i} slot {slot}: sim of id {id} is off");
                 assert!(seen.insert(id), "row {i}: id {id} twice");
             }
             assert_canonical_row(ids, sims);
@@ -620,10 +556,7 @@ pub(crate) mod tests {
     fn assert_canonical_row(ids: &[u32], sims: &[f32]) {
         let filled = ids.iter().take_while(|&&id| id != NONE).count();
         assert!(ids[filled..].iter().all(|&id| id == NONE), "{ids:?}");
-        assert!(
-            sims[filled..].iter().all(|&s| s == f32::NEG_INFINITY),
-            "{sims:?}"
-        );
+        assert!(sims[filled..].iter().all(|&s| s == f32::NEG_INFINITY), "{sims:?}");
         for s in 1..filled {
             let ok = sims[s - 1] > sims[s] || (sims[s - 1] == sims[s] && ids[s - 1] < ids[s]);
             assert!(ok, "slots {} and {s} out of order: {ids:?} {sims:?}", s - 1);
@@ -631,11 +564,7 @@ pub(crate) mod tests {
     }
 
     fn config(index: &str, k: usize) -> KnnConfig {
-        KnnConfig {
-            k,
-            index: index.to_string(),
-            ..KnnConfig::default()
-        }
+        KnnConfig { k, index: index.to_string(), ..KnnConfig::default() }
     }
 
     #[test]
@@ -654,10 +583,7 @@ pub(crate) mod tests {
     fn flat_matches_brute_force_2000x64_in_uneven_batches() {
         let f = random_features(2000, 64, 2);
         for (k, batch_rows) in [(5, 16384), (30, 300), (12, 7)] {
-            let c = KnnConfig {
-                batch_rows,
-                ..config("Flat", k)
-            };
+            let c = KnnConfig { batch_rows, ..config("Flat", k) };
             assert_matches_brute_force(&f, &build_knn(&f, &c, &NoProgress).unwrap());
         }
     }
@@ -665,21 +591,14 @@ pub(crate) mod tests {
     #[test]
     fn ivf_probing_all_lists_is_exact() {
         let f = random_features(2000, 64, 3);
-        let c = KnnConfig {
-            nprobe: Some(16),
-            ..config("IVF16,Flat", 20)
-        };
+        let c = KnnConfig { nprobe: Some(16), ..config("IVF16,Flat", 20) };
         assert_matches_brute_force(&f, &build_knn(&f, &c, &NoProgress).unwrap());
     }
 
     #[test]
     fn ivf_trains_on_a_strided_subsample() {
         let f = random_features(2000, 64, 3);
-        let c = KnnConfig {
-            nprobe: Some(16),
-            max_train_rows: 700,
-            ..config("IVF16,Flat", 10)
-        };
+        let c = KnnConfig { nprobe: Some(16), max_train_rows: 700, ..config("IVF16,Flat", 10) };
         assert_matches_brute_force(&f, &build_knn(&f, &c, &NoProgress).unwrap());
     }
 
@@ -687,10 +606,7 @@ pub(crate) mod tests {
     fn short_ivf_results_are_padded_at_the_row_end() {
         // 16 lists of about 125 rows and one probe: k = 400 cannot be filled.
         let f = random_features(2000, 64, 4);
-        let c = KnnConfig {
-            nprobe: Some(1),
-            ..config("IVF16,Flat", 400)
-        };
+        let c = KnnConfig { nprobe: Some(1), ..config("IVF16,Flat", 400) };
         let knn = build_knn(&f, &c, &NoProgress).unwrap();
         let mut padded_rows = 0;
         for i in 0..knn.n {
@@ -708,10 +624,7 @@ pub(crate) mod tests {
         let f = random_features(2000, 32, 5);
         let k = 10;
         let exact = build_knn(&f, &config("Flat", k), &NoProgress).unwrap();
-        let c = KnnConfig {
-            ef_search: Some(128),
-            ..config("HNSW32", k)
-        };
+        let c = KnnConfig { ef_search: Some(128), ..config("HNSW32", k) };
         let knn = build_knn(&f, &c, &NoProgress).unwrap();
         let mut hits = 0;
         for i in 0..knn.n {
@@ -730,19 +643,9 @@ pub(crate) mod tests {
         let (mut ids, mut sims) = (vec![0; 6], vec![0.0; 6]);
         canonicalise_row(&labels, &dists, 10, &mut Vec::new(), &mut ids, &mut sims).unwrap();
         assert_eq!(ids, [7, 9, 1, 3, NONE, NONE]);
-        assert_eq!(
-            sims,
-            [0.9, 0.9, 0.5, 0.5, f32::NEG_INFINITY, f32::NEG_INFINITY]
-        );
+        assert_eq!(sims, [0.9, 0.9, 0.5, 0.5, f32::NEG_INFINITY, f32::NEG_INFINITY]);
         let bad = [Idx::from(10)];
-        let e = canonicalise_row(
-            &bad,
-            &[0.1],
-            10,
-            &mut Vec::new(),
-            &mut ids[..1],
-            &mut sims[..1],
-        );
+        let e = canonicalise_row(&bad, &[0.1], 10, &mut Vec::new(), &mut ids[..1], &mut sims[..1]);
         assert_eq!(e, Err(10));
     }
 
@@ -751,15 +654,9 @@ pub(crate) mod tests {
         let f = random_features(20, 4, 6);
         for k in [0, 20, 21] {
             let e = build_knn(&f, &config("Flat", k), &NoProgress).unwrap_err();
-            assert!(
-                matches!(e, Error::InvalidParameter { name: "--k", .. }),
-                "{e}"
-            );
+            assert!(matches!(e, Error::InvalidParameter { name: "--k", .. }), "{e}");
             let msg = e.to_string();
-            assert!(
-                msg.contains(&format!("k = {k}")) && msg.contains("(20)"),
-                "{msg}"
-            );
+            assert!(msg.contains(&format!("k = {k}")) && msg.contains("(20)"), "{msg}");
         }
         assert!(build_knn(&f, &config("Flat", 19), &NoProgress).is_ok());
     }
@@ -767,53 +664,21 @@ pub(crate) mod tests {
     #[test]
     fn search_parameters_the_index_lacks_are_rejected() {
         let f = random_features(50, 8, 7);
-        let c = KnnConfig {
-            nprobe: Some(4),
-            ..config("Flat", 5)
-        };
+        let c = KnnConfig { nprobe: Some(4), ..config("Flat", 5) };
         let e = build_knn(&f, &c, &NoProgress).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::InvalidParameter {
-                    name: "--nprobe",
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        let c = KnnConfig {
-            ef_search: Some(0),
-            ..config("HNSW8", 5)
-        };
+        assert!(matches!(e, Error::InvalidParameter { name: "--nprobe", .. }), "{e}");
+        let c = KnnConfig { ef_search: Some(0), ..config("HNSW8", 5) };
         let e = build_knn(&f, &c, &NoProgress).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::InvalidParameter {
-                    name: "--ef-search",
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, Error::InvalidParameter { name: "--ef-search", .. }), "{e}");
     }
 
     #[test]
     fn faiss_errors_name_the_index_and_sizes() {
         let f = random_features(50, 8, 8);
         let e = build_knn(&f, &config("NoSuchIndex", 5), &NoProgress).unwrap_err();
-        let Error::Faiss { context, message } = &e else {
-            panic!("{e}")
-        };
-        assert!(
-            context.contains("'NoSuchIndex'") && context.contains("n = 50"),
-            "{context}"
-        );
-        assert!(
-            context.contains("d = 8") && context.contains("k = 5"),
-            "{context}"
-        );
+        let Error::Faiss { context, message } = &e else { panic!("{e}") };
+        assert!(context.contains("'NoSuchIndex'") && context.contains("n = 50"), "{context}");
+        assert!(context.contains("d = 8") && context.contains("k = 5"), "{context}");
         assert!(!message.is_empty());
     }
 
@@ -840,19 +705,8 @@ pub(crate) mod tests {
     fn progress_counts_rows() {
         let f = random_features(100, 8, 9);
         let rec = Recorder::default();
-        build_knn(
-            &f,
-            &KnnConfig {
-                batch_rows: 30,
-                ..config("Flat", 5)
-            },
-            &rec,
-        )
-        .unwrap();
-        assert_eq!(
-            *rec.stages.lock().unwrap(),
-            [("knn".to_string(), Some(100))]
-        );
+        build_knn(&f, &KnnConfig { batch_rows: 30, ..config("Flat", 5) }, &rec).unwrap();
+        assert_eq!(*rec.stages.lock().unwrap(), [("knn".to_string(), Some(100))]);
         assert_eq!(rec.advanced.load(Ordering::Relaxed), 100);
         assert_eq!(rec.finished.load(Ordering::Relaxed), 1);
         // The stage also ends when faiss fails.
@@ -877,10 +731,7 @@ pub(crate) mod tests {
 
     fn padded_knn() -> Knn {
         let f = random_features(2000, 16, 11);
-        let c = KnnConfig {
-            nprobe: Some(1),
-            ..config("IVF16,Flat", 300)
-        };
+        let c = KnnConfig { nprobe: Some(1), ..config("IVF16,Flat", 300) };
         build_knn(&f, &c, &NoProgress).unwrap()
     }
 
@@ -942,50 +793,22 @@ pub(crate) mod tests {
         assert_format_error(&path, "no array 'sims'");
         write_npz(&path, None, Some(good_sims.clone()));
         assert_format_error(&path, "no array 'ids'");
-        write_npz(
-            &path,
-            Some(good_ids.clone()),
-            Some(array![[1.0f32, 0.5], [1.0, 0.5]]),
-        );
+        write_npz(&path, Some(good_ids.clone()), Some(array![[1.0f32, 0.5], [1.0, 0.5]]));
         assert_format_error(&path, "differ in shape");
-        write_npz(
-            &path,
-            Some(Array2::zeros((0, 2))),
-            Some(Array2::zeros((0, 2))),
-        );
+        write_npz(&path, Some(Array2::zeros((0, 2))), Some(Array2::zeros((0, 2))));
         assert_format_error(&path, "no slots");
-        write_npz(
-            &path,
-            Some(array![[0, 3], [1, 0], [2, -1]]),
-            Some(good_sims.clone()),
-        );
+        write_npz(&path, Some(array![[0, 3], [1, 0], [2, -1]]), Some(good_sims.clone()));
         assert_format_error(&path, "row 0: id 3 in slot 1 is outside [-1, 3)");
-        write_npz(
-            &path,
-            Some(array![[0, 1], [-1, 0], [2, -1]]),
-            Some(array![[1.0f32, 0.5], [ninf, 0.5], [1.0, ninf]]),
-        );
+        write_npz(&path, Some(array![[0, 1], [-1, 0], [2, -1]]), Some(array![[1.0f32, 0.5], [ninf, 0.5], [1.0, ninf]]));
         assert_format_error(&path, "row 1: id 0 in slot 1 follows an empty slot");
-        write_npz(
-            &path,
-            Some(good_ids.clone()),
-            Some(array![[0.5f32, 1.0], [1.0, 0.5], [1.0, ninf]]),
-        );
+        write_npz(&path, Some(good_ids.clone()), Some(array![[0.5f32, 1.0], [1.0, 0.5], [1.0, ninf]]));
         assert_format_error(&path, "row 0: slots 0 and 1 are out of order");
         let tied = array![[1.0f32, 1.0], [1.0, 0.5], [1.0, ninf]];
         write_npz(&path, Some(array![[1, 0], [1, 0], [2, -1]]), Some(tied));
         assert_format_error(&path, "row 0: slots 0 and 1 are out of order");
-        write_npz(
-            &path,
-            Some(good_ids.clone()),
-            Some(array![[1.0f32, 0.5], [1.0, 0.5], [1.0, 0.0]]),
-        );
+        write_npz(&path, Some(good_ids.clone()), Some(array![[1.0f32, 0.5], [1.0, 0.5], [1.0, 0.0]]));
         assert_format_error(&path, "row 2: empty slot 1 has similarity 0");
-        write_npz(
-            &path,
-            Some(good_ids.clone()),
-            Some(array![[1.0f32, f32::NAN], [1.0, 0.5], [1.0, ninf]]),
-        );
+        write_npz(&path, Some(good_ids.clone()), Some(array![[1.0f32, f32::NAN], [1.0, 0.5], [1.0, ninf]]));
         assert_format_error(&path, "row 0: similarity NaN in slot 1");
 
         // Wrong dtypes.
@@ -1006,25 +829,11 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.npz");
         let knn = padded_knn();
-        let ids = Array2::from_shape_vec(
-            (knn.n, knn.k),
-            knn.ids.iter().map(|&id| id as i32).collect(),
-        );
+        let ids = Array2::from_shape_vec((knn.n, knn.k), knn.ids.iter().map(|&id| id as i32).collect());
         let sims = ArrayView2::from_shape((knn.n, knn.k), &knn.sims).unwrap();
         let mut npz = NpzWriter::new(File::create(&path).unwrap());
-        npz.add_array(
-            "ids",
-            &ids.unwrap()
-                .reversed_axes()
-                .as_standard_layout()
-                .reversed_axes(),
-        )
-        .unwrap();
-        npz.add_array(
-            "sims",
-            &sims.reversed_axes().as_standard_layout().reversed_axes(),
-        )
-        .unwrap();
+        npz.add_array("ids", &ids.unwrap().reversed_axes().as_standard_layout().reversed_axes()).unwrap();
+        npz.add_array("sims", &sims.reversed_axes().as_standard_layout().reversed_axes()).unwrap();
         npz.finish().unwrap();
         assert_eq!(Knn::load(&path).unwrap(), knn);
     }

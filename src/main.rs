@@ -23,12 +23,10 @@ fn main() -> ExitCode {
 /// A closed stdout (`face-cluster ... | head`) ends the run quietly, as ripgrep does.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        let io = cause
-            .downcast_ref::<std::io::Error>()
-            .or_else(|| match cause.downcast_ref::<face_cluster::Error>() {
-                Some(face_cluster::Error::Io { cause, .. }) => Some(cause),
-                _ => None,
-            });
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| match cause.downcast_ref::<face_cluster::Error>() {
+            Some(face_cluster::Error::Io { cause, .. }) => Some(cause),
+            _ => None,
+        });
         io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }

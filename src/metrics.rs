@@ -99,24 +99,12 @@ impl Prf {
         let recall = recall.clamp(0.0, 1.0);
         let sum = precision + recall;
         // `p * r` and `p + r` are symmetric in floating point, so swapping P and R keeps F.
-        let f = if sum > 0.0 {
-            (2.0 * (precision * recall) / sum).min(1.0)
-        } else {
-            0.0
-        };
-        Prf {
-            precision,
-            recall,
-            f,
-        }
+        let f = if sum > 0.0 { (2.0 * (precision * recall) / sum).min(1.0) } else { 0.0 };
+        Prf { precision, recall, f }
     }
 
     /// Precision, recall and F all 1.
-    const PERFECT: Prf = Prf {
-        precision: 1.0,
-        recall: 1.0,
-        f: 1.0,
-    };
+    const PERFECT: Prf = Prf { precision: 1.0, recall: 1.0, f: 1.0 };
 }
 
 /// The scores of a predicted clustering against ground truth, from [`evaluate`].
@@ -172,10 +160,7 @@ pub struct Scores {
 /// ```
 pub fn evaluate(truth: &[i64], pred: &[i64]) -> Result<Scores> {
     if truth.len() != pred.len() || truth.is_empty() {
-        return Err(Error::LabelCount {
-            truth: truth.len(),
-            pred: pred.len(),
-        });
+        return Err(Error::LabelCount { truth: truth.len(), pred: pred.len() });
     }
     if u32::try_from(truth.len()).is_err() {
         let problem = format!("{} items, at most {} are supported", truth.len(), u32::MAX);
@@ -216,11 +201,7 @@ impl Dense {
 
 fn min_max(labels: &[i64]) -> Option<(i64, i64)> {
     let first = *labels.first()?;
-    Some(
-        labels
-            .iter()
-            .fold((first, first), |(lo, hi), &l| (lo.min(l), hi.max(l))),
-    )
+    Some(labels.iter().fold((first, first), |(lo, hi), &l| (lo.min(l), hi.max(l))))
 }
 
 /// Dense ids and their number through a table indexed by `label - min`, for labels spanning
@@ -320,28 +301,13 @@ fn score(truth: &Dense, pred: &Dense) -> Scores {
     let (true_clusters, pred_clusters) = (truth.sizes.len(), pred.sizes.len());
     // Both sides use first-appearance ids, so equal ids mean equal partitions.
     if truth.ids == pred.ids {
-        return Scores {
-            pairwise: Prf::PERFECT,
-            bcubed: Prf::PERFECT,
-            nmi: 1.0,
-            pred_clusters,
-            true_clusters,
-            n,
-        };
+        return Scores { pairwise: Prf::PERFECT, bcubed: Prf::PERFECT, nmi: 1.0, pred_clusters, true_clusters, n };
     }
 
     // With n < 2^32, every sum of squared counts below is at most n² < 2^64.
     let nf = n as f64;
     let grouped = group_by_truth(truth, pred);
-    let mut columns: Vec<Column> = pred
-        .sizes
-        .iter()
-        .map(|&size| Column {
-            size,
-            count: 0,
-            sq: 0,
-        })
-        .collect();
+    let mut columns: Vec<Column> = pred.sizes.iter().map(|&size| Column { size, count: 0, sq: 0 }).collect();
     let mut touched = Vec::new();
     let mut tk = 0u64; // Σ n_ij²
     let mut bcubed_recall = 0.0; // Σ_i (Σ_j n_ij²) / a_i
@@ -371,19 +337,10 @@ fn score(truth: &Dense, pred: &Dense) -> Scores {
         tk += row_sq;
         bcubed_recall += row_sq as f64 / f64::from(a);
     }
-    let bcubed_precision: f64 = columns
-        .iter()
-        .map(|c| c.sq as f64 / f64::from(c.size))
-        .sum();
+    let bcubed_precision: f64 = columns.iter().map(|c| c.sq as f64 / f64::from(c.size)).sum();
 
     // Σ size² ≥ Σ size = n, since every size is at least 1.
-    let pairs = |sizes: &[u32]| {
-        sizes
-            .iter()
-            .map(|&s| u64::from(s) * u64::from(s))
-            .sum::<u64>()
-            - n as u64
-    };
+    let pairs = |sizes: &[u32]| sizes.iter().map(|&s| u64::from(s) * u64::from(s)).sum::<u64>() - n as u64;
     let (tk, pk, qk) = (tk - n as u64, pairs(&pred.sizes), pairs(&truth.sizes));
     let pairwise_precision = if pk == 0 { 1.0 } else { tk as f64 / pk as f64 };
     let pairwise_recall = if qk == 0 { 1.0 } else { tk as f64 / qk as f64 };
@@ -416,10 +373,7 @@ fn score(truth: &Dense, pred: &Dense) -> Scores {
 /// scikit-learn writes it.
 fn entropy(sizes: &[u32], n: usize) -> f64 {
     let ln_n = (n as f64).ln();
-    -sizes
-        .iter()
-        .map(|&s| f64::from(s) / n as f64 * (f64::from(s).ln() - ln_n))
-        .sum::<f64>()
+    -sizes.iter().map(|&s| f64::from(s) / n as f64 * (f64::from(s).ln() - ln_n)).sum::<f64>()
 }
 
 #[cfg(test)]
@@ -468,18 +422,7 @@ mod tests {
             "random_1000" => return random_1000(),
             "extreme_labels" => (
                 &[i64::MIN, i64::MIN, -1, -1, -1, 0, i64::MAX, i64::MAX, 7, 7],
-                &[
-                    i64::MAX,
-                    i64::MAX,
-                    i64::MAX,
-                    -5,
-                    -5,
-                    -5,
-                    i64::MIN,
-                    0,
-                    0,
-                    1 << 40,
-                ],
+                &[i64::MAX, i64::MAX, i64::MAX, -5, -5, -5, i64::MIN, 0, 0, 1 << 40],
             ),
             "pred_all_singletons" => (&[0, 0, 0, 1, 1, 2], &[0, 1, 2, 3, 4, 5]),
             "pred_one_cluster" => (&[0, 0, 0, 1, 1, 2], &[7, 7, 7, 7, 7, 7]),
@@ -529,10 +472,7 @@ mod tests {
     }
 
     fn assert_close(case: &str, what: &str, got: f64, want: f64) {
-        assert!(
-            (got - want).abs() <= 1e-12,
-            "{case}: {what} is {got}, scikit-learn says {want}"
-        );
+        assert!((got - want).abs() <= 1e-12, "{case}: {what} is {got}, scikit-learn says {want}");
     }
 
     #[test]
@@ -540,10 +480,7 @@ mod tests {
         for g in GOLDEN {
             let (truth, pred) = golden_labels(g.name);
             let s = evaluate(&truth, &pred).unwrap();
-            for (what, got, want) in [
-                ("pairwise", s.pairwise, g.pairwise),
-                ("bcubed", s.bcubed, g.bcubed),
-            ] {
+            for (what, got, want) in [("pairwise", s.pairwise, g.pairwise), ("bcubed", s.bcubed, g.bcubed)] {
                 assert_close(g.name, &format!("{what} precision"), got.precision, want[0]);
                 assert_close(g.name, &format!("{what} recall"), got.recall, want[1]);
                 assert_close(g.name, &format!("{what} f"), got.f, want[2]);
@@ -561,23 +498,14 @@ mod tests {
     #[test]
     fn rejects_different_lengths() {
         let err = evaluate(&[0, 0, 1], &[0, 1]).unwrap_err();
-        assert!(
-            matches!(err, Error::LabelCount { truth: 3, pred: 2 }),
-            "{err:?}"
-        );
-        assert_eq!(
-            err.to_string(),
-            "ground truth has 3 labels but the prediction has 2"
-        );
+        assert!(matches!(err, Error::LabelCount { truth: 3, pred: 2 }), "{err:?}");
+        assert_eq!(err.to_string(), "ground truth has 3 labels but the prediction has 2");
     }
 
     #[test]
     fn rejects_empty_input() {
         let err = evaluate(&[], &[]).unwrap_err();
-        assert!(
-            matches!(err, Error::LabelCount { truth: 0, pred: 0 }),
-            "{err:?}"
-        );
+        assert!(matches!(err, Error::LabelCount { truth: 0, pred: 0 }), "{err:?}");
         assert_eq!(err.to_string(), "no labels to evaluate");
     }
 
@@ -607,11 +535,7 @@ mod tests {
     fn table_and_hash_renaming_agree() {
         // Dense labels take the lookup table; spreading them over all of i64 forces the hash.
         let (truth, pred) = random_1000();
-        let spread = |v: &[i64]| -> Vec<i64> {
-            v.iter()
-                .map(|&l| l.wrapping_mul(0x5851_F42D_4C95_7F2D))
-                .collect()
-        };
+        let spread = |v: &[i64]| -> Vec<i64> { v.iter().map(|&l| l.wrapping_mul(0x5851_F42D_4C95_7F2D)).collect() };
         let dense = evaluate(&truth, &pred).unwrap();
         assert_eq!(evaluate(&spread(&truth), &spread(&pred)).unwrap(), dense);
         assert_eq!(Dense::new(&truth).ids, Dense::new(&spread(&truth)).ids);
@@ -622,17 +546,13 @@ mod tests {
     /// Two labelings of the same 1..=40 items, each over a small alphabet so that clusters
     /// collide, with the alphabet sizes drawn too (1 forces a single cluster).
     fn labelings() -> impl Strategy<Value = (Vec<i64>, Vec<i64>)> {
-        (1usize..=40, 1i64..=10, 1i64..=10)
-            .prop_flat_map(|(n, kt, kp)| (vec(0..kt, n), vec(0..kp, n)))
+        (1usize..=40, 1i64..=10, 1i64..=10).prop_flat_map(|(n, kt, kp)| (vec(0..kt, n), vec(0..kp, n)))
     }
 
     /// An injective map on `i64`: multiplying by an odd number and adding wrap around
     /// bijectively.
     fn rename(labels: &[i64], odd: i64, shift: i64) -> Vec<i64> {
-        labels
-            .iter()
-            .map(|&l| l.wrapping_mul(odd | 1).wrapping_add(shift))
-            .collect()
+        labels.iter().map(|&l| l.wrapping_mul(odd | 1).wrapping_add(shift)).collect()
     }
 
     /// Pairwise precision and recall by counting pairs, with the module's conventions.
@@ -663,9 +583,7 @@ mod tests {
         for a in 0..n {
             let same_pred = (0..n).filter(|&b| pred[b] == pred[a]).count();
             let same_truth = (0..n).filter(|&b| truth[b] == truth[a]).count();
-            let same_both = (0..n)
-                .filter(|&b| pred[b] == pred[a] && truth[b] == truth[a])
-                .count();
+            let same_both = (0..n).filter(|&b| pred[b] == pred[a] && truth[b] == truth[a]).count();
             precision += same_both as f64 / same_pred as f64;
             recall += same_both as f64 / same_truth as f64;
         }
@@ -674,15 +592,7 @@ mod tests {
 
     fn all_values(s: &Scores) -> [f64; 7] {
         let (p, b) = (s.pairwise, s.bcubed);
-        [
-            p.precision,
-            p.recall,
-            p.f,
-            b.precision,
-            b.recall,
-            b.f,
-            s.nmi,
-        ]
+        [p.precision, p.recall, p.f, b.precision, b.recall, b.f, s.nmi]
     }
 
     proptest! {

@@ -48,11 +48,8 @@ pub(crate) struct ModuleFlows {
 impl ModuleFlows {
     /// Computes module flows; `module[i] < num_modules` is item i's module.
     pub fn new(net: &FlowNetwork, module: &[u32], num_modules: usize) -> Self {
-        let mut m = ModuleFlows {
-            flow: vec![0.0; num_modules],
-            enter: vec![0.0; num_modules],
-            exit: vec![0.0; num_modules],
-        };
+        let mut m =
+            ModuleFlows { flow: vec![0.0; num_modules], enter: vec![0.0; num_modules], exit: vec![0.0; num_modules] };
         for i in 0..net.n() {
             let a = module[i] as usize;
             m.flow[a] += net.flow[i];

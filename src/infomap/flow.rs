@@ -330,9 +330,9 @@ fn merged_network<L: LinkSource>(
         }
         jobs.into_par_iter().for_each_init(Vec::new, |buf, (lo, hi, nb, of, inf)| {
             let base = offsets[lo];
-            for u in lo..hi {
+            for (u, &offset) in (lo..hi).zip(&offsets[lo..hi]) {
                 gather(u, buf);
-                let start = offsets[u] - base;
+                let start = offset - base;
                 for (i, &(v, o, f)) in buf.iter().enumerate() {
                     nb[start + i] = v;
                     of[start + i] = o;

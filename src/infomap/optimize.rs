@@ -224,8 +224,11 @@ impl<'a> Level<'a> {
                 old_a.exit + d_from - net.exit[v],
             )
         };
-        let new_b =
-            ModuleData::new(old_b.flow + net.flow[v], old_b.enter + net.enter[v] - d_to, old_b.exit + net.exit[v] - d_to);
+        let new_b = ModuleData::new(
+            old_b.flow + net.flow[v],
+            old_b.enter + net.enter[v] - d_to,
+            old_b.exit + net.exit[v] - d_to,
+        );
         self.data[a] = new_a;
         self.data[b] = new_b;
         self.enter_log_enter += new_a.plogp_enter + new_b.plogp_enter - old_a.plogp_enter - old_b.plogp_enter;
@@ -413,7 +416,9 @@ fn aggregate(net: &FlowNetwork, module: &[u32], data: impl Fn(usize) -> (f64, f6
     }
     drop(fill);
 
-    let chunks: Vec<(Vec<usize>, Vec<u32>, Vec<f64>, Vec<f64>)> = (0..count.div_ceil(CHUNK))
+    // Per chunk of modules: their degrees and concatenated adjacency (neighbour, out, in).
+    type Chunk = (Vec<usize>, Vec<u32>, Vec<f64>, Vec<f64>);
+    let chunks: Vec<Chunk> = (0..count.div_ceil(CHUNK))
         .into_par_iter()
         .map_init(
             || Accumulator::with_capacity(count),
@@ -755,7 +760,8 @@ pub(crate) mod tests {
                 let enter_b = mb.enter + net.enter[v] - d_b;
                 let exit_b = mb.exit + net.exit[v] - d_b;
                 let flow_b = mb.flow + net.flow[v];
-                let predicted = plogp(level.sum_enter + d_a - d_b) - plogp(level.sum_enter)
+                let predicted = plogp(level.sum_enter + d_a - d_b)
+                    - plogp(level.sum_enter)
                     - (plogp(enter_a) + plogp(enter_b) - ma.plogp_enter - mb.plogp_enter)
                     - (plogp(exit_a) + plogp(exit_b) - ma.plogp_exit - mb.plogp_exit)
                     + (plogp(exit_a + flow_a) + plogp(exit_b + flow_b) - ma.plogp_exit_flow - mb.plogp_exit_flow);

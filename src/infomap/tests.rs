@@ -176,7 +176,11 @@ fn trials_keep_the_best_and_results_do_not_depend_on_threads() {
     let net = ring_of_cliques(30, 4);
     let cfg = InfomapConfig { trials: 4, seed: 7, ..InfomapConfig::default() };
     let run = |threads| {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| Infomap::new(cfg.clone()).run(&net))
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| Infomap::new(cfg.clone()).run(&net))
     };
     let one = run(1);
     let two = run(2);

@@ -31,10 +31,7 @@ impl AtomicFile {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let name = target
-            .file_name()
-            .ok_or_else(|| Error::format(target, "is not a file path"))?
-            .to_string_lossy();
+        let name = target.file_name().ok_or_else(|| Error::format(target, "is not a file path"))?.to_string_lossy();
         if target.is_dir() {
             return Err(Error::format(target, "is a directory, not a file"));
         }

@@ -47,17 +47,10 @@ pub fn read_bin_features<R: Read>(
         None => CHUNK_BYTES / VALUE_BYTES,
     };
     let mut values = vec_with_room(reserve);
-    let size = read_items(
-        &mut reader,
-        path,
-        u64::MAX,
-        VALUE_BYTES,
-        &mut values,
-        |bytes, out| {
-            decode_with::<4, _>(bytes, out, f32::from_le_bytes);
-            Ok(())
-        },
-    )?;
+    let size = read_items(&mut reader, path, u64::MAX, VALUE_BYTES, &mut values, |bytes, out| {
+        decode_with::<4, _>(bytes, out, f32::from_le_bytes);
+        Ok(())
+    })?;
     // Checked again on what was actually read: the hint may be absent or stale.
     check_size(path, size, dim, row_bytes)?;
     let rows = values.len() / dim;
@@ -88,7 +81,7 @@ fn check_size(path: &Path, size: u64, dim: usize, row_bytes: u64) -> Result<()> 
     if size == 0 {
         return Err(Error::format(path, "empty file (no feature rows)"));
     }
-    if size % row_bytes != 0 {
+    if !size.is_multiple_of(row_bytes) {
         return Err(Error::format(
             path,
             format!(
@@ -147,16 +140,10 @@ mod tests {
     #[test]
     fn dim_zero_is_a_parameter_error() {
         let e = parse_bin_features(&[0; 8], p(), 0).unwrap_err();
-        assert!(
-            matches!(e, Error::InvalidParameter { name: "--dim", .. }),
-            "{e}"
-        );
+        assert!(matches!(e, Error::InvalidParameter { name: "--dim", .. }), "{e}");
         assert_eq!(e.to_string(), "invalid --dim: must be at least 1");
         let e = parse_bin_features(&[0; 8], p(), usize::MAX).unwrap_err();
-        assert!(
-            matches!(e, Error::InvalidParameter { name: "--dim", .. }),
-            "{e}"
-        );
+        assert!(matches!(e, Error::InvalidParameter { name: "--dim", .. }), "{e}");
     }
 
     #[test]
@@ -176,19 +163,13 @@ mod tests {
              (0 whole rows and 1000 bytes over; is --dim right?)"
         );
         let e = both(&[0; 2050], 256).unwrap_err();
-        assert!(
-            e.to_string().contains("(2 whole rows and 2 bytes over;"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("(2 whole rows and 2 bytes over;"), "{e}");
     }
 
     #[test]
     fn a_stale_size_hint_is_caught_by_the_final_check() {
         let bytes = f32_le(&[1.0, 2.0, 3.0]);
         let e = read_bin_features(&bytes[..], p(), 2, Some(8)).unwrap_err();
-        assert!(
-            e.to_string().contains("size 12 bytes is not a multiple"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("size 12 bytes is not a multiple"), "{e}");
     }
 }

@@ -26,9 +26,7 @@ const WRITE_BLOCK_BYTES: usize = 64 * 1024;
 /// As [`parse_text_labels`], and [`Error::Io`] naming `path` when reading fails.
 pub fn read_text_labels<R: Read>(mut reader: R, path: &Path) -> Result<Vec<i64>> {
     let mut bytes = Vec::new();
-    reader
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
+    reader.read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
     parse_text_labels(&bytes, path)
 }
 
@@ -54,17 +52,12 @@ pub fn parse_text_labels(bytes: &[u8], path: &Path) -> Result<Vec<i64>> {
             continue;
         }
         if let Some(blank) = first_blank {
-            return Err(Error::format(
-                path,
-                format!("line {blank} is blank (expected one integer label per line)"),
-            ));
+            return Err(Error::format(path, format!("line {blank} is blank (expected one integer label per line)")));
         }
-        labels.push(parse_label(text).map_err(|problem| {
-            Error::format(
-                path,
-                format!("line {}: {} {problem}", index + 1, quote(text)),
-            )
-        })?);
+        labels.push(
+            parse_label(text)
+                .map_err(|problem| Error::format(path, format!("line {}: {} {problem}", index + 1, quote(text))))?,
+        );
     }
     if labels.is_empty() {
         return Err(Error::format(path, "no labels (empty file)"));
@@ -131,17 +124,13 @@ fn parse_label(text: &[u8]) -> std::result::Result<i64, &'static str> {
         _ => (false, text),
     };
     if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
-        let value = digits
-            .iter()
-            .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+        let value = digits.iter().fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
         return Ok(if negative { -value } else { value });
     }
     // Everything else (long numbers, errors) goes through the standard parser.
     let text = std::str::from_utf8(text).map_err(|_| "is not an integer label")?;
     text.parse::<i64>().map_err(|e| match e.kind() {
-        IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => {
-            "is out of range for a 64-bit integer label"
-        }
+        IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => "is out of range for a 64-bit integer label",
         _ => "is not an integer label",
     })
 }
@@ -168,11 +157,7 @@ mod tests {
     fn parse(text: &str) -> Result<Vec<i64>> {
         let labels = parse_text_labels(text.as_bytes(), p());
         let streamed = read_text_labels(text.as_bytes(), p());
-        assert_eq!(
-            format!("{labels:?}"),
-            format!("{streamed:?}"),
-            "bytes and reader agree"
-        );
+        assert_eq!(format!("{labels:?}"), format!("{streamed:?}"), "bytes and reader agree");
         labels
     }
 
@@ -187,17 +172,10 @@ mod tests {
     fn reads_one_integer_per_line() {
         assert_eq!(parse("3\n1\n-4\n1\n").unwrap(), [3, 1, -4, 1]);
         assert_eq!(parse("3\n1").unwrap(), [3, 1], "no final newline");
-        assert_eq!(
-            parse("  7 \t\n+8\n").unwrap(),
-            [7, 8],
-            "whitespace and sign"
-        );
+        assert_eq!(parse("  7 \t\n+8\n").unwrap(), [7, 8], "whitespace and sign");
         assert_eq!(parse("1\r\n2\r\n").unwrap(), [1, 2], "CRLF");
         assert_eq!(parse("\u{feff}5\n").unwrap(), [5], "byte-order mark");
-        assert_eq!(
-            parse("9223372036854775807\n-9223372036854775808\n").unwrap(),
-            [i64::MAX, i64::MIN]
-        );
+        assert_eq!(parse("9223372036854775807\n-9223372036854775808\n").unwrap(), [i64::MAX, i64::MIN]);
         assert_eq!(
             parse("999999999999999999\n-999999999999999999\n-0\n0000000000000000000042\n").unwrap(),
             [999_999_999_999_999_999, -999_999_999_999_999_999, 0, 42],
@@ -213,18 +191,9 @@ mod tests {
 
     #[test]
     fn blank_line_in_the_middle_is_an_error() {
-        assert_error(
-            "1\n2\n\n3\n",
-            "line 3 is blank (expected one integer label per line)",
-        );
-        assert_error(
-            "\n1\n",
-            "line 1 is blank (expected one integer label per line)",
-        );
-        assert_error(
-            "1\n \n\n2\n",
-            "line 2 is blank (expected one integer label per line)",
-        );
+        assert_error("1\n2\n\n3\n", "line 3 is blank (expected one integer label per line)");
+        assert_error("\n1\n", "line 1 is blank (expected one integer label per line)");
+        assert_error("1\n \n\n2\n", "line 2 is blank (expected one integer label per line)");
     }
 
     #[test]
@@ -240,10 +209,7 @@ mod tests {
             "0\n99999999999999999999\n",
             "line 2: \"99999999999999999999\" is out of range for a 64-bit integer label",
         );
-        assert_error(
-            "1\n\u{7}bell\n",
-            "line 2: \"\\u{7}bell\" is not an integer label",
-        );
+        assert_error("1\n\u{7}bell\n", "line 2: \"\\u{7}bell\" is not an integer label");
         let e = parse_text_labels(b"1\n\xff\xfe\n", p()).unwrap_err();
         assert!(e.to_string().starts_with("labels.meta: line 2: \""), "{e}");
     }
@@ -252,10 +218,7 @@ mod tests {
     fn long_lines_are_shortened_in_messages() {
         let long = "x".repeat(5000);
         let e = parse(&format!("1\n{long}\n")).unwrap_err();
-        let expected = format!(
-            "labels.meta: line 2: \"{}...\" is not an integer label",
-            "x".repeat(40)
-        );
+        let expected = format!("labels.meta: line 2: \"{}...\" is not an integer label", "x".repeat(40));
         assert_eq!(e.to_string(), expected);
     }
 
@@ -286,17 +249,12 @@ mod tests {
 
     #[test]
     fn written_labels_read_back_across_blocks() {
-        let labels: Vec<u32> = (0..50_000u32)
-            .map(|i| i.wrapping_mul(2_654_435_761))
-            .collect();
+        let labels: Vec<u32> = (0..50_000u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
         let mut out = Vec::new();
         write_text_labels(&mut out, &labels).unwrap();
         assert!(out.len() > WRITE_BLOCK_BYTES);
         let back = parse_text_labels(&out, p()).unwrap();
-        assert_eq!(
-            back,
-            labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>()
-        );
+        assert_eq!(back, labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>());
     }
 
     #[test]

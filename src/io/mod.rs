@@ -48,11 +48,7 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions {
-            format: None,
-            dim: 256,
-            normalize: true,
-        }
+        LoadOptions { format: None, dim: 256, normalize: true }
     }
 }
 
@@ -138,7 +134,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
 ///
 /// # Errors
 ///
-/// [`Error::Io`] naming the file (`-` for stdout) when it cannot be created or written. A closed
+/// [`Error::Io`] naming the file (`<stdout>` for `-`) when it cannot be created or written. A closed
 /// stdout gives an [`Error::Io`] whose cause has kind [`io::ErrorKind::BrokenPipe`], which the
 /// binary treats as a quiet exit.
 pub fn write_labels(path: &Path, labels: &[u32]) -> Result<()> {
@@ -149,7 +145,7 @@ pub fn write_labels(path: &Path, labels: &[u32]) -> Result<()> {
         let mut out = stdout.lock();
         return labels::write_text_labels(&mut out, labels)
             .and_then(|()| out.flush())
-            .map_err(|e| Error::io(path, e));
+            .map_err(|e| Error::io("<stdout>", e));
     }
     let mut file = AtomicFile::create(path)?;
     labels::write_text_labels(&mut file, labels).map_err(|e| Error::io(path, e))?;
@@ -168,9 +164,7 @@ fn is_std_stream(path: &Path) -> bool {
 
 /// Whether `path` ends in `.ext`, ignoring letter case.
 fn has_extension(path: &Path, ext: &str) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
 /// The explicit format, else the one the extension of `path` names.
@@ -179,20 +173,14 @@ fn feature_format(path: &Path, explicit: Option<FeatureFormat>) -> Result<Featur
         return Ok(format);
     }
     if is_std_stream(path) {
-        return Err(Error::format(
-            path,
-            "reading stdin needs an explicit format; pass --format npy|bin",
-        ));
+        return Err(Error::format(path, "reading stdin needs an explicit format; pass --format npy|bin"));
     }
     if has_extension(path, "npy") {
         Ok(FeatureFormat::Npy)
     } else if has_extension(path, "bin") {
         Ok(FeatureFormat::Bin)
     } else {
-        Err(Error::format(
-            path,
-            "cannot tell the format from the extension; pass --format npy|bin",
-        ))
+        Err(Error::format(path, "cannot tell the format from the extension; pass --format npy|bin"))
     }
 }
 
@@ -267,8 +255,7 @@ fn vec_with_room<T>(items: usize) -> Vec<T> {
 /// Counts the bytes left in `reader`, reading at most `limit + 1` of them (the input may be an
 /// endless stream). Returns `(count, more)`, where `more` means the count stopped at the limit.
 fn count_rest(reader: &mut dyn Read, path: &Path, limit: u64) -> Result<(u64, bool)> {
-    let n =
-        io::copy(&mut reader.take(limit + 1), &mut io::sink()).map_err(|e| Error::io(path, e))?;
+    let n = io::copy(&mut reader.take(limit + 1), &mut io::sink()).map_err(|e| Error::io(path, e))?;
     Ok((n.min(limit), n > limit))
 }
 
@@ -296,21 +283,13 @@ mod tests {
     fn loads_npy_and_bin_by_extension() {
         let dir = tempfile::tempdir().unwrap();
         let npy_path = dir.path().join("f.NPY");
-        fs::write(
-            &npy_path,
-            npy::tests::npy_f32("(2, 2)", &[3.0, 4.0, 0.0, 2.0]),
-        )
-        .unwrap();
+        fs::write(&npy_path, npy::tests::npy_f32("(2, 2)", &[3.0, 4.0, 0.0, 2.0])).unwrap();
         let f = load_features(&npy_path, &LoadOptions::default()).unwrap();
         assert_eq!(f.as_slice(), &[0.6, 0.8, 0.0, 1.0]);
 
         let bin_path = dir.path().join("f.bin");
         fs::write(&bin_path, f32_le(&[3.0, 4.0, 0.0, 2.0])).unwrap();
-        let options = LoadOptions {
-            dim: 2,
-            normalize: false,
-            ..LoadOptions::default()
-        };
+        let options = LoadOptions { dim: 2, normalize: false, ..LoadOptions::default() };
         let f = load_features(&bin_path, &options).unwrap();
         assert_eq!((f.n(), f.dim()), (2, 2));
         assert_eq!(f.as_slice(), &[3.0, 4.0, 0.0, 2.0]);
@@ -321,11 +300,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feats.dat");
         fs::write(&path, f32_le(&[1.0, 0.0])).unwrap();
-        let options = LoadOptions {
-            format: Some(FeatureFormat::Bin),
-            dim: 2,
-            ..LoadOptions::default()
-        };
+        let options = LoadOptions { format: Some(FeatureFormat::Bin), dim: 2, ..LoadOptions::default() };
         assert_eq!(load_features(&path, &options).unwrap().n(), 1);
     }
 
@@ -333,10 +308,7 @@ mod tests {
     fn unknown_extension_asks_for_format() {
         let e = load_features(Path::new("feats.dat"), &LoadOptions::default()).unwrap_err();
         assert!(matches!(e, Error::Format { .. }), "{e}");
-        assert_eq!(
-            e.to_string(),
-            "feats.dat: cannot tell the format from the extension; pass --format npy|bin"
-        );
+        assert_eq!(e.to_string(), "feats.dat: cannot tell the format from the extension; pass --format npy|bin");
         let e = load_features(Path::new("feats"), &LoadOptions::default()).unwrap_err();
         assert!(e.to_string().contains("pass --format npy|bin"), "{e}");
     }
@@ -345,10 +317,7 @@ mod tests {
     fn stdin_needs_a_format() {
         let e = load_features(Path::new("-"), &LoadOptions::default()).unwrap_err();
         assert!(matches!(e, Error::Format { .. }), "{e}");
-        assert_eq!(
-            e.to_string(),
-            "<stdin>: reading stdin needs an explicit format; pass --format npy|bin"
-        );
+        assert_eq!(e.to_string(), "<stdin>: reading stdin needs an explicit format; pass --format npy|bin");
     }
 
     #[test]
@@ -369,49 +338,24 @@ mod tests {
         let path = dir.path().join("d.npy");
         fs::create_dir(&path).unwrap();
         let e = load_features(&path, &LoadOptions::default()).unwrap_err();
-        assert!(
-            e.to_string().ends_with("d.npy: is a directory, not a file"),
-            "{e}"
-        );
+        assert!(e.to_string().ends_with("d.npy: is a directory, not a file"), "{e}");
         let e = read_labels(&path).unwrap_err();
-        assert!(
-            e.to_string().ends_with("d.npy: is a directory, not a file"),
-            "{e}"
-        );
+        assert!(e.to_string().ends_with("d.npy: is a directory, not a file"), "{e}");
     }
 
     #[test]
     fn dim_zero_is_checked_before_opening() {
-        let options = LoadOptions {
-            dim: 0,
-            ..LoadOptions::default()
-        };
+        let options = LoadOptions { dim: 0, ..LoadOptions::default() };
         let e = load_features(Path::new("does-not-exist.bin"), &options).unwrap_err();
-        assert!(
-            matches!(e, Error::InvalidParameter { name: "--dim", .. }),
-            "{e}"
-        );
+        assert!(matches!(e, Error::InvalidParameter { name: "--dim", .. }), "{e}");
     }
 
     #[test]
     fn bad_rows_and_empty_input_are_reported_with_the_path() {
-        let options = LoadOptions {
-            format: Some(FeatureFormat::Npy),
-            ..LoadOptions::default()
-        };
+        let options = LoadOptions { format: Some(FeatureFormat::Npy), ..LoadOptions::default() };
         let bytes = npy::tests::npy_f32("(2, 2)", &[1.0, 2.0, f32::NAN, 0.0]);
         let e = read_features(&bytes[..], Path::new("x.npy"), &options, None).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::BadRow {
-                    row: 1,
-                    problem: RowProblem::NonFinite,
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, Error::BadRow { row: 1, problem: RowProblem::NonFinite, .. }), "{e}");
         let bytes = npy::tests::npy_f32("(0, 2)", &[]);
         let e = read_features(&bytes[..], Path::new("x.npy"), &options, None).unwrap_err();
         assert_eq!(e.to_string(), "x.npy: no rows (empty input)");
@@ -427,11 +371,7 @@ mod tests {
         let data: Vec<u8> = [5i64, 6].iter().flat_map(|v| v.to_le_bytes()).collect();
         fs::write(
             &binary,
-            npy::tests::npy_bytes(
-                1,
-                "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
-                &data,
-            ),
+            npy::tests::npy_bytes(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", &data),
         )
         .unwrap();
         assert_eq!(read_labels(&binary).unwrap(), vec![5, 6]);
@@ -443,20 +383,10 @@ mod tests {
         let path = dir.path().join("out.meta");
         let labels = [0u32, 1, 9, 10, 4_294_967_295, 42];
         write_labels(&path, &labels).unwrap();
-        assert_eq!(
-            fs::read_to_string(&path).unwrap(),
-            "0\n1\n9\n10\n4294967295\n42\n"
-        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), "0\n1\n9\n10\n4294967295\n42\n");
         let back = read_labels(&path).unwrap();
-        assert_eq!(
-            back,
-            labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>()
-        );
-        assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left"
-        );
+        assert_eq!(back, labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
     }
 
     #[test]
@@ -479,22 +409,11 @@ mod tests {
         .unwrap();
         assert_eq!((n, out.len()), (6, 3));
         let mut out = Vec::new();
-        let n = read_items(
-            &mut &bytes[..9],
-            Path::new("x"),
-            100,
-            2,
-            &mut out,
-            |b, o| {
-                decode_with::<2, u16>(b, o, u16::from_le_bytes);
-                Ok(())
-            },
-        )
+        let n = read_items(&mut &bytes[..9], Path::new("x"), 100, 2, &mut out, |b, o| {
+            decode_with::<2, u16>(b, o, u16::from_le_bytes);
+            Ok(())
+        })
         .unwrap();
-        assert_eq!(
-            (n, out.len()),
-            (9, 4),
-            "the partial item counts but is not decoded"
-        );
+        assert_eq!((n, out.len()), (9, 4), "the partial item counts but is not decoded");
     }
 }

@@ -153,10 +153,9 @@ pub fn read_clu(path: &Path, ids: &[u64]) -> Result<Vec<u32>> {
             None => u32::MAX,
         })
         .collect();
-    let mut next = dense.len() as u32;
-    for l in labels.iter_mut().filter(|l| **l == u32::MAX) {
-        *l = next;
-        next += 1;
+    let fresh = dense.len() as u32..;
+    for (label, l) in fresh.zip(labels.iter_mut().filter(|l| **l == u32::MAX)) {
+        *l = label;
     }
     Ok(labels)
 }
@@ -191,7 +190,7 @@ pub fn write_clu(path: &Path, ids: &[u64], partition: &Partition, header: &str) 
     if path.as_os_str() == "-" {
         let stdout = std::io::stdout();
         let mut lock = std::io::BufWriter::new(stdout.lock());
-        return write(&mut lock).and_then(|()| lock.flush()).map_err(|e| Error::io(path, e));
+        return write(&mut lock).and_then(|()| lock.flush()).map_err(|e| Error::io("<stdout>", e));
     }
     let mut file = AtomicFile::create(path)?;
     write(&mut file).map_err(|e| Error::io(path, e))?;

@@ -68,11 +68,7 @@ const TRAILING_COUNT_LIMIT: u64 = 1 << 20;
 /// [`Error::Format`] naming `path` for a bad magic, an unsupported version, an unparsable
 /// header or one missing `descr`, `fortran_order` or `shape`, a shape that is not 2-D, a dtype
 /// other than float16/32/64, truncated data and trailing bytes; [`Error::Io`] when reading fails.
-pub fn read_npy_features<R: Read>(
-    mut reader: R,
-    path: &Path,
-    size_hint: Option<u64>,
-) -> Result<Array2<f32>> {
+pub fn read_npy_features<R: Read>(mut reader: R, path: &Path, size_hint: Option<u64>) -> Result<Array2<f32>> {
     let reader: &mut dyn Read = &mut reader;
     let (header, header_bytes) = read_header(reader, path)?;
     let dtype = Dtype::parse(&header.descr).map_err(|problem| Error::format(path, problem))?;
@@ -112,12 +108,7 @@ pub fn read_npy_features<R: Read>(
         Ok(())
     })?;
 
-    let too_large = || {
-        Error::format(
-            path,
-            format!("shape {} is too large", format_shape(&header.shape)),
-        )
-    };
+    let too_large = || Error::format(path, format!("shape {} is too large", format_shape(&header.shape)));
     let rows = usize::try_from(rows).map_err(|_| too_large())?;
     let cols = usize::try_from(cols).map_err(|_| too_large())?;
     let shape = (rows, cols).set_f(header.fortran_order);
@@ -143,11 +134,7 @@ pub fn parse_npy_features(bytes: &[u8], path: &Path) -> Result<Array2<f32>> {
 /// [`Error::Format`] naming `path` for the header problems [`read_npy_features`] reports, a
 /// float or other non-integer dtype, another shape, an empty array, a `u8` value above
 /// `i64::MAX`, truncated data and trailing bytes; [`Error::Io`] when reading fails.
-pub fn read_npy_labels<R: Read>(
-    mut reader: R,
-    path: &Path,
-    size_hint: Option<u64>,
-) -> Result<Vec<i64>> {
+pub fn read_npy_labels<R: Read>(mut reader: R, path: &Path, size_hint: Option<u64>) -> Result<Vec<i64>> {
     let reader: &mut dyn Read = &mut reader;
     let (header, header_bytes) = read_header(reader, path)?;
     let dtype = Dtype::parse(&header.descr).map_err(|problem| Error::format(path, problem))?;
@@ -184,41 +171,21 @@ pub fn read_npy_labels<R: Read>(
         match (size, big, signed) {
             (1, _, true) => decode_with::<1, _>(bytes, out, |b| i64::from(i8::from_le_bytes(b))),
             (1, _, false) => decode_with::<1, _>(bytes, out, |b| i64::from(b[0])),
-            (2, false, true) => {
-                decode_with::<2, _>(bytes, out, |b| i64::from(i16::from_le_bytes(b)))
-            }
-            (2, true, true) => {
-                decode_with::<2, _>(bytes, out, |b| i64::from(i16::from_be_bytes(b)))
-            }
-            (2, false, false) => {
-                decode_with::<2, _>(bytes, out, |b| i64::from(u16::from_le_bytes(b)))
-            }
-            (2, true, false) => {
-                decode_with::<2, _>(bytes, out, |b| i64::from(u16::from_be_bytes(b)))
-            }
-            (4, false, true) => {
-                decode_with::<4, _>(bytes, out, |b| i64::from(i32::from_le_bytes(b)))
-            }
-            (4, true, true) => {
-                decode_with::<4, _>(bytes, out, |b| i64::from(i32::from_be_bytes(b)))
-            }
-            (4, false, false) => {
-                decode_with::<4, _>(bytes, out, |b| i64::from(u32::from_le_bytes(b)))
-            }
-            (4, true, false) => {
-                decode_with::<4, _>(bytes, out, |b| i64::from(u32::from_be_bytes(b)))
-            }
+            (2, false, true) => decode_with::<2, _>(bytes, out, |b| i64::from(i16::from_le_bytes(b))),
+            (2, true, true) => decode_with::<2, _>(bytes, out, |b| i64::from(i16::from_be_bytes(b))),
+            (2, false, false) => decode_with::<2, _>(bytes, out, |b| i64::from(u16::from_le_bytes(b))),
+            (2, true, false) => decode_with::<2, _>(bytes, out, |b| i64::from(u16::from_be_bytes(b))),
+            (4, false, true) => decode_with::<4, _>(bytes, out, |b| i64::from(i32::from_le_bytes(b))),
+            (4, true, true) => decode_with::<4, _>(bytes, out, |b| i64::from(i32::from_be_bytes(b))),
+            (4, false, false) => decode_with::<4, _>(bytes, out, |b| i64::from(u32::from_le_bytes(b))),
+            (4, true, false) => decode_with::<4, _>(bytes, out, |b| i64::from(u32::from_be_bytes(b))),
             (_, false, true) => decode_with::<8, _>(bytes, out, i64::from_le_bytes),
             (_, true, true) => decode_with::<8, _>(bytes, out, i64::from_be_bytes),
             (_, _, false) => {
                 for chunk in bytes.chunks_exact(8) {
                     let mut b = [0u8; 8];
                     b.copy_from_slice(chunk);
-                    let v = if big {
-                        u64::from_be_bytes(b)
-                    } else {
-                        u64::from_le_bytes(b)
-                    };
+                    let v = if big { u64::from_be_bytes(b) } else { u64::from_le_bytes(b) };
                     let label = i64::try_from(v).map_err(|_| {
                         Error::format(
                             path,
@@ -286,16 +253,10 @@ fn read_header(reader: &mut dyn Read, path: &Path) -> Result<(Header, u64)> {
         return Err(Error::format(path, "not a .npy file (the file is empty)"));
     }
     if got < MAGIC.len() || &preamble[..MAGIC.len()] != MAGIC {
-        return Err(Error::format(
-            path,
-            "not a .npy file (it does not start with the \\x93NUMPY magic)",
-        ));
+        return Err(Error::format(path, "not a .npy file (it does not start with the \\x93NUMPY magic)"));
     }
     if got < preamble.len() {
-        return Err(Error::format(
-            path,
-            format!("truncated .npy header (the file ends after {got} bytes)"),
-        ));
+        return Err(Error::format(path, format!("truncated .npy header (the file ends after {got} bytes)")));
     }
     let (major, minor) = (preamble[6], preamble[7]);
     let length_bytes = match (major, minor) {
@@ -311,13 +272,7 @@ fn read_header(reader: &mut dyn Read, path: &Path) -> Result<(Header, u64)> {
     let mut length = [0u8; 4];
     let got = read_full(reader, &mut length[..length_bytes]).map_err(io_error)?;
     if got < length_bytes {
-        return Err(Error::format(
-            path,
-            format!(
-                "truncated .npy header (the file ends after {} bytes)",
-                8 + got
-            ),
-        ));
+        return Err(Error::format(path, format!("truncated .npy header (the file ends after {} bytes)", 8 + got)));
     }
     let header_len = u32::from_le_bytes(length);
     if header_len > MAX_HEADER_BYTES {
@@ -331,17 +286,11 @@ fn read_header(reader: &mut dyn Read, path: &Path) -> Result<(Header, u64)> {
     }
     // Read through `take` so the buffer grows with the bytes that exist, not the claimed length.
     let mut text = Vec::with_capacity((header_len as usize).min(4096));
-    reader
-        .take(u64::from(header_len))
-        .read_to_end(&mut text)
-        .map_err(io_error)?;
+    reader.take(u64::from(header_len)).read_to_end(&mut text).map_err(io_error)?;
     if text.len() < header_len as usize {
         return Err(Error::format(
             path,
-            format!(
-                "truncated .npy header (it should be {header_len} bytes, the file holds {})",
-                text.len()
-            ),
+            format!("truncated .npy header (it should be {header_len} bytes, the file holds {})", text.len()),
         ));
     }
     // Version 3.0 headers are UTF-8, earlier ones latin-1; anything beyond ASCII can only sit
@@ -350,10 +299,7 @@ fn read_header(reader: &mut dyn Read, path: &Path) -> Result<(Header, u64)> {
     let header = parse_header(&text).map_err(|problem| {
         Error::format(
             path,
-            format!(
-                "cannot parse the .npy header: {problem} (header: {})",
-                shorten(text.trim_end(), 100)
-            ),
+            format!("cannot parse the .npy header: {problem} (header: {})", shorten(text.trim_end(), 100)),
         )
     })?;
     Ok((header, 8 + length_bytes as u64 + u64::from(header_len)))
@@ -361,17 +307,11 @@ fn read_header(reader: &mut dyn Read, path: &Path) -> Result<(Header, u64)> {
 
 /// Parses the header dict and extracts `descr`, `fortran_order` and `shape`.
 fn parse_header(text: &str) -> std::result::Result<Header, String> {
-    let mut parser = Parser {
-        text: text.as_bytes(),
-        pos: 0,
-    };
+    let mut parser = Parser { text: text.as_bytes(), pos: 0 };
     let value = parser.value(0)?;
     parser.skip_whitespace();
     if parser.pos != parser.text.len() {
-        return Err(format!(
-            "unexpected text after the dict at byte {}",
-            parser.pos
-        ));
+        return Err(format!("unexpected text after the dict at byte {}", parser.pos));
     }
     let Literal::Dict(entries) = value else {
         return Err("the header is not a dict".to_string());
@@ -387,37 +327,24 @@ fn parse_header(text: &str) -> std::result::Result<Header, String> {
     };
     let descr = match get("descr")? {
         Literal::Str(s) => s.clone(),
-        Literal::List(_) => {
-            return Err("structured dtypes (a list 'descr') are not supported".to_string())
-        }
+        Literal::List(_) => return Err("structured dtypes (a list 'descr') are not supported".to_string()),
         other => return Err(format!("'descr' must be a string, got {}", other.kind())),
     };
     let fortran_order = match get("fortran_order")? {
         Literal::Bool(b) => *b,
-        other => {
-            return Err(format!(
-                "'fortran_order' must be True or False, got {}",
-                other.kind()
-            ))
-        }
+        other => return Err(format!("'fortran_order' must be True or False, got {}", other.kind())),
     };
     let shape = match get("shape")? {
         Literal::Tuple(items) | Literal::List(items) => items
             .iter()
             .map(|item| match item {
-                Literal::Int(v) => {
-                    u64::try_from(*v).map_err(|_| format!("shape has a bad dimension {v}"))
-                }
+                Literal::Int(v) => u64::try_from(*v).map_err(|_| format!("shape has a bad dimension {v}")),
                 other => Err(format!("shape holds {}, not integers", other.kind())),
             })
             .collect::<std::result::Result<Vec<_>, _>>()?,
         other => return Err(format!("'shape' must be a tuple, got {}", other.kind())),
     };
-    Ok(Header {
-        descr,
-        fortran_order,
-        shape,
-    })
+    Ok(Header { descr, fortran_order, shape })
 }
 
 /// A Python literal, as far as `.npy` headers use them.
@@ -468,11 +395,7 @@ impl Parser<'_> {
     fn unexpected(&self, expected: &str) -> String {
         match self.peek() {
             None => format!("expected {expected}, found the end of the header"),
-            Some(c) => format!(
-                "expected {expected}, found {:?} at byte {}",
-                char::from(c),
-                self.pos
-            ),
+            Some(c) => format!("expected {expected}, found {:?} at byte {}", char::from(c), self.pos),
         }
     }
 
@@ -533,20 +456,14 @@ impl Parser<'_> {
             Some(b'-' | b'+' | b'0'..=b'9') => self.int(),
             Some(c) if c.is_ascii_alphabetic() => {
                 let start = self.pos;
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
-                {
+                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
                     self.pos += 1;
                 }
                 match &self.text[start..self.pos] {
                     b"True" => Ok(Literal::Bool(true)),
                     b"False" => Ok(Literal::Bool(false)),
                     b"None" => Ok(Literal::None),
-                    word => Err(format!(
-                        "unknown name {:?} at byte {start}",
-                        String::from_utf8_lossy(word)
-                    )),
+                    word => Err(format!("unknown name {:?} at byte {start}", String::from_utf8_lossy(word))),
                 }
             }
             _ => Err(self.unexpected("a value")),
@@ -650,22 +567,10 @@ impl Dtype {
         if matches!(chars.peek(), Some('<' | '>' | '=' | '|')) {
             chars.next();
         }
-        let kind = chars
-            .next()
-            .filter(char::is_ascii_alphabetic)
-            .ok_or_else(bad)?;
+        let kind = chars.next().filter(char::is_ascii_alphabetic).ok_or_else(bad)?;
         let digits: String = chars.take_while(char::is_ascii_digit).collect();
-        let size = if digits.is_empty() {
-            0
-        } else {
-            digits.parse().map_err(|_| bad())?
-        };
-        Ok(Dtype {
-            descr: descr.to_string(),
-            kind,
-            size,
-            big_endian,
-        })
+        let size = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| bad())? };
+        Ok(Dtype { descr: descr.to_string(), kind, size, big_endian })
     }
 
     /// `'<i4' (int32)`, for messages.
@@ -726,12 +631,7 @@ impl DataLayout {
             check_data_size(path, available, bytes, &what, false)?;
             reserve_items = items as usize;
         }
-        Ok(DataLayout {
-            bytes,
-            item_size: dtype.size,
-            reserve_items,
-            what,
-        })
+        Ok(DataLayout { bytes, item_size: dtype.size, reserve_items, what })
     }
 }
 
@@ -739,19 +639,14 @@ impl DataLayout {
 /// `got` as a lower bound (a stream counted only so far).
 fn check_data_size(path: &Path, got: u64, expected: u64, what: &str, at_least: bool) -> Result<()> {
     if got < expected {
-        return Err(Error::format(
-            path,
-            format!("truncated data: got {got} bytes, expected {expected} for {what}"),
-        ));
+        return Err(Error::format(path, format!("truncated data: got {got} bytes, expected {expected} for {what}")));
     }
     if got > expected {
         let extra = got - expected;
         let at_least = if at_least { "at least " } else { "" };
         return Err(Error::format(
             path,
-            format!(
-                "{at_least}{extra} unexpected bytes after the data ({what} takes {expected} bytes)"
-            ),
+            format!("{at_least}{extra} unexpected bytes after the data ({what} takes {expected} bytes)"),
         ));
     }
     Ok(())
@@ -883,14 +778,8 @@ pub(crate) mod tests {
     fn reads_every_float_dtype_in_both_byte_orders() {
         let expected = Array2::from_shape_vec((2, 3), ROWS.to_vec()).unwrap();
         let f4be: Vec<u8> = ROWS.iter().flat_map(|v| v.to_be_bytes()).collect();
-        let f8le: Vec<u8> = ROWS
-            .iter()
-            .flat_map(|&v| f64::from(v).to_le_bytes())
-            .collect();
-        let f8be: Vec<u8> = ROWS
-            .iter()
-            .flat_map(|&v| f64::from(v).to_be_bytes())
-            .collect();
+        let f8le: Vec<u8> = ROWS.iter().flat_map(|&v| f64::from(v).to_le_bytes()).collect();
+        let f8be: Vec<u8> = ROWS.iter().flat_map(|&v| f64::from(v).to_be_bytes()).collect();
         // float16 bits of 1, -2, 0.5, 65504, 3, -0.25.
         let halves: [u16; 6] = [0x3c00, 0xc000, 0x3800, 0x7bff, 0x4200, 0xb400];
         let f2le: Vec<u8> = halves.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -912,10 +801,7 @@ pub(crate) mod tests {
 
     #[test]
     fn f64_values_are_rounded_to_f32() {
-        let data: Vec<u8> = [0.1f64, 1e300]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let data: Vec<u8> = [0.1f64, 1e300].iter().flat_map(|v| v.to_le_bytes()).collect();
         let a = encoded("<f8", false, "(1, 2)", &data);
         assert_eq!(a[[0, 0]], 0.1f32);
         assert_eq!(a[[0, 1]], f32::INFINITY, "out of range becomes infinity");
@@ -924,10 +810,7 @@ pub(crate) mod tests {
     #[test]
     fn fortran_order_is_column_major() {
         // The 2 x 3 matrix [[1, 2, 3], [4, 5, 6]] stored column after column.
-        let data: Vec<u8> = [1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let data: Vec<u8> = [1.0f32, 4.0, 2.0, 5.0, 3.0, 6.0].iter().flat_map(|v| v.to_le_bytes()).collect();
         let a = encoded("<f4", true, "(2, 3)", &data);
         assert_eq!(a.dim(), (2, 3));
         assert_eq!(a.row(0).to_vec(), vec![1.0, 2.0, 3.0]);
@@ -963,20 +846,8 @@ pub(crate) mod tests {
     #[test]
     fn header_parser_reads_python_literals() {
         let h = parse_header("{'descr': '<f2', 'fortran_order': True, 'shape': (5,), }").unwrap();
-        assert_eq!(
-            h,
-            Header {
-                descr: "<f2".into(),
-                fortran_order: true,
-                shape: vec![5]
-            }
-        );
-        assert_eq!(
-            parse_header("{'descr':'<f4','fortran_order':False,'shape':()}")
-                .unwrap()
-                .shape,
-            Vec::<u64>::new()
-        );
+        assert_eq!(h, Header { descr: "<f2".into(), fortran_order: true, shape: vec![5] });
+        assert_eq!(parse_header("{'descr':'<f4','fortran_order':False,'shape':()}").unwrap().shape, Vec::<u64>::new());
         let e = parse_header("{'descr':'<f4','fortran_order':False,'shape':(5)}").unwrap_err();
         assert!(e.contains("'shape' must be a tuple, got an integer"), "{e}");
         let e = parse_header("{'descr':'<f4','fortran_order':False,'shape':(-5,)}").unwrap_err();
@@ -986,10 +857,7 @@ pub(crate) mod tests {
     #[test]
     fn bad_magic() {
         assert_format_error(parse(b"PK\x03\x04 this is a zip"), "not a .npy file");
-        assert_format_error(
-            parse(b"\x93NUM"),
-            "does not start with the \\x93NUMPY magic",
-        );
+        assert_format_error(parse(b"\x93NUM"), "does not start with the \\x93NUMPY magic");
         assert_format_error(parse(b""), "not a .npy file (the file is empty)");
         assert_format_error(parse(b"\x93NUMPY\x01"), "truncated .npy header");
     }
@@ -998,10 +866,7 @@ pub(crate) mod tests {
     fn unsupported_version() {
         let mut bytes = npy_f32("(1, 1)", &[1.0]);
         bytes[6] = 4;
-        assert_format_error(
-            parse(&bytes),
-            "unsupported .npy version 4.0 (supported: 1.0, 2.0, 3.0)",
-        );
+        assert_format_error(parse(&bytes), "unsupported .npy version 4.0 (supported: 1.0, 2.0, 3.0)");
         bytes[6] = 1;
         bytes[7] = 1;
         assert_format_error(parse(&bytes), "unsupported .npy version 1.1");
@@ -1010,36 +875,15 @@ pub(crate) mod tests {
     #[test]
     fn unparsable_headers() {
         for (text, needle) in [
-            (
-                "{'descr': '<f4' 'fortran_order': False, 'shape': (1, 1)}",
-                "expected ',' or '}'",
-            ),
-            (
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1)",
-                "found the end",
-            ),
+            ("{'descr': '<f4' 'fortran_order': False, 'shape': (1, 1)}", "expected ',' or '}'"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1)", "found the end"),
             ("['descr', '<f4']", "not a dict"),
-            (
-                "{'descr': '<f4', 'fortran_order': false, 'shape': (1, 1)}",
-                "unknown name \"false\"",
-            ),
-            (
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} x",
-                "unexpected text after",
-            ),
+            ("{'descr': '<f4', 'fortran_order': false, 'shape': (1, 1)}", "unknown name \"false\""),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} x", "unexpected text after"),
             ("{'descr: '<f4'}", "expected ':'"),
-            (
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (1.5, 1)}",
-                "expected ',' or ')'",
-            ),
-            (
-                "{'descr': '<f4', 'fortran_order': 0, 'shape': (1, 1)}",
-                "must be True or False",
-            ),
-            (
-                "{'descr': 4, 'fortran_order': False, 'shape': (1, 1)}",
-                "'descr' must be a string",
-            ),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (1.5, 1)}", "expected ',' or ')'"),
+            ("{'descr': '<f4', 'fortran_order': 0, 'shape': (1, 1)}", "must be True or False"),
+            ("{'descr': 4, 'fortran_order': False, 'shape': (1, 1)}", "'descr' must be a string"),
             ("", "found the end of the header"),
         ] {
             let bytes = npy_bytes(1, text, &[]);
@@ -1097,20 +941,11 @@ pub(crate) mod tests {
             ("<M8[ns]", "'<M8[ns]' (datetime)"),
         ] {
             let bytes = npy_bytes(1, &header(descr, false, "(1, 1)"), &[0; 16]);
-            assert_format_error(
-                parse(&bytes),
-                &format!("dtype {name} is not supported for features"),
-            );
-            assert_format_error(
-                parse(&bytes),
-                "use float32 ('<f4'), float64 ('<f8') or float16",
-            );
+            assert_format_error(parse(&bytes), &format!("dtype {name} is not supported for features"));
+            assert_format_error(parse(&bytes), "use float32 ('<f4'), float64 ('<f8') or float16");
         }
         let structured = "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1, 1)}";
-        assert_format_error(
-            parse(&npy_bytes(1, structured, &[0; 4])),
-            "structured dtypes",
-        );
+        assert_format_error(parse(&npy_bytes(1, structured, &[0; 4])), "structured dtypes");
         for bad in ["<", "", "<4", "4"] {
             let bytes = npy_bytes(1, &header(bad, false, "(1, 1)"), &[0; 4]);
             assert_format_error(parse(&bytes), "is not a valid dtype string");
@@ -1140,25 +975,16 @@ pub(crate) mod tests {
         let bytes = npy_f32("(1, 1)", &[1.0]);
         let stream = (&bytes[..]).chain(io::repeat(0));
         let e = read_npy_features(stream, p(), None).unwrap_err();
-        assert!(
-            e.to_string().contains("at least 1048576 unexpected bytes"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("at least 1048576 unexpected bytes"), "{e}");
     }
 
     #[test]
     fn lying_header_fails_fast_without_allocating() {
         // 10^12 x 256 float32 would be 1 PB; only 100 bytes follow the header.
         let bytes = npy_bytes(1, &header("<f4", false, "(1000000000000, 256)"), &[0; 100]);
-        assert_format_error(
-            parse(&bytes),
-            "truncated data: got 100 bytes, expected 1024000000000000",
-        );
+        assert_format_error(parse(&bytes), "truncated data: got 100 bytes, expected 1024000000000000");
         // Without a size hint the reader reserves at most one block and then finds the end.
-        assert_format_error(
-            parse_stream(&bytes),
-            "truncated data: got 100 bytes, expected 1024000000000000",
-        );
+        assert_format_error(parse_stream(&bytes), "truncated data: got 100 bytes, expected 1024000000000000");
         // A size that overflows u64 is caught before any arithmetic wraps.
         let bytes = npy_bytes(1, &header("<f8", false, "(4294967296, 4294967296)"), &[]);
         assert_format_error(parse(&bytes), "is too large to load");
@@ -1175,10 +1001,7 @@ pub(crate) mod tests {
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&[1, 0, 200, 0]);
         bytes.extend_from_slice(b"{'descr'");
-        assert_format_error(
-            parse(&bytes),
-            "truncated .npy header (it should be 200 bytes, the file holds 8)",
-        );
+        assert_format_error(parse(&bytes), "truncated .npy header (it should be 200 bytes, the file holds 8)");
     }
 
     #[test]
@@ -1240,132 +1063,39 @@ pub(crate) mod tests {
         let cases: Vec<(&str, Vec<u8>)> = vec![
             ("|i1", values.iter().map(|&v| v as u8).collect()),
             ("|u1", values.iter().map(|&v| v as u8).collect()),
-            (
-                "<i2",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as i16).to_le_bytes())
-                    .collect(),
-            ),
-            (
-                ">i2",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as i16).to_be_bytes())
-                    .collect(),
-            ),
-            (
-                "<u2",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as u16).to_le_bytes())
-                    .collect(),
-            ),
-            (
-                ">u2",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as u16).to_be_bytes())
-                    .collect(),
-            ),
-            (
-                "<i4",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as i32).to_le_bytes())
-                    .collect(),
-            ),
-            (
-                ">i4",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as i32).to_be_bytes())
-                    .collect(),
-            ),
-            (
-                "<u4",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as u32).to_le_bytes())
-                    .collect(),
-            ),
-            (
-                ">u4",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as u32).to_be_bytes())
-                    .collect(),
-            ),
-            (
-                "<i8",
-                values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
-            ),
-            (
-                ">i8",
-                values.iter().flat_map(|&v| v.to_be_bytes()).collect(),
-            ),
-            (
-                "<u8",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as u64).to_le_bytes())
-                    .collect(),
-            ),
-            (
-                ">u8",
-                values
-                    .iter()
-                    .flat_map(|&v| (v as u64).to_be_bytes())
-                    .collect(),
-            ),
-            (
-                "=i8",
-                values.iter().flat_map(|&v| v.to_ne_bytes()).collect(),
-            ),
+            ("<i2", values.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect()),
+            (">i2", values.iter().flat_map(|&v| (v as i16).to_be_bytes()).collect()),
+            ("<u2", values.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect()),
+            (">u2", values.iter().flat_map(|&v| (v as u16).to_be_bytes()).collect()),
+            ("<i4", values.iter().flat_map(|&v| (v as i32).to_le_bytes()).collect()),
+            (">i4", values.iter().flat_map(|&v| (v as i32).to_be_bytes()).collect()),
+            ("<u4", values.iter().flat_map(|&v| (v as u32).to_le_bytes()).collect()),
+            (">u4", values.iter().flat_map(|&v| (v as u32).to_be_bytes()).collect()),
+            ("<i8", values.iter().flat_map(|&v| v.to_le_bytes()).collect()),
+            (">i8", values.iter().flat_map(|&v| v.to_be_bytes()).collect()),
+            ("<u8", values.iter().flat_map(|&v| (v as u64).to_le_bytes()).collect()),
+            (">u8", values.iter().flat_map(|&v| (v as u64).to_be_bytes()).collect()),
+            ("=i8", values.iter().flat_map(|&v| v.to_ne_bytes()).collect()),
         ];
         for (descr, data) in cases {
-            assert_eq!(
-                parse_labels(&labels_npy(descr, "(4,)", &data)).unwrap(),
-                values,
-                "{descr}"
-            );
-            assert_eq!(
-                parse_labels(&labels_npy(descr, "(4, 1)", &data)).unwrap(),
-                values,
-                "{descr}"
-            );
+            assert_eq!(parse_labels(&labels_npy(descr, "(4,)", &data)).unwrap(), values, "{descr}");
+            assert_eq!(parse_labels(&labels_npy(descr, "(4, 1)", &data)).unwrap(), values, "{descr}");
         }
     }
 
     #[test]
     fn signed_labels_keep_their_sign() {
-        assert_eq!(
-            parse_labels(&labels_npy("|i1", "(2,)", &[0xff, 0x80])).unwrap(),
-            [-1, -128]
-        );
-        assert_eq!(
-            parse_labels(&labels_npy("|u1", "(2,)", &[0xff, 0x80])).unwrap(),
-            [255, 128]
-        );
-        let data: Vec<u8> = [-5i32, i32::MIN]
-            .iter()
-            .flat_map(|v| v.to_be_bytes())
-            .collect();
-        assert_eq!(
-            parse_labels(&labels_npy(">i4", "(2,)", &data)).unwrap(),
-            [-5, i64::from(i32::MIN)]
-        );
+        assert_eq!(parse_labels(&labels_npy("|i1", "(2,)", &[0xff, 0x80])).unwrap(), [-1, -128]);
+        assert_eq!(parse_labels(&labels_npy("|u1", "(2,)", &[0xff, 0x80])).unwrap(), [255, 128]);
+        let data: Vec<u8> = [-5i32, i32::MIN].iter().flat_map(|v| v.to_be_bytes()).collect();
+        assert_eq!(parse_labels(&labels_npy(">i4", "(2,)", &data)).unwrap(), [-5, i64::from(i32::MIN)]);
     }
 
     #[test]
     fn u64_labels_above_i64_max_are_rejected() {
-        let data: Vec<u8> = [1u64, 1 << 63]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let data: Vec<u8> = [1u64, 1 << 63].iter().flat_map(|v| v.to_le_bytes()).collect();
         let bytes = labels_npy("<u8", "(2,)", &data);
-        let needle =
-            "label 9223372036854775808 at index 1 is larger than the largest supported label";
+        let needle = "label 9223372036854775808 at index 1 is larger than the largest supported label";
         assert_format_error(parse_npy_labels(&bytes, p()), needle);
         assert_format_error(read_npy_labels(&bytes[..], p(), None), needle);
     }
@@ -1374,10 +1104,7 @@ pub(crate) mod tests {
     fn bad_label_arrays() {
         for descr in ["<f4", "<f8", "|b1", "<c16"] {
             let bytes = labels_npy(descr, "(2,)", &[0; 32]);
-            assert_format_error(
-                parse_npy_labels(&bytes, p()),
-                "is not supported for labels; use an integer dtype",
-            );
+            assert_format_error(parse_npy_labels(&bytes, p()), "is not supported for labels; use an integer dtype");
         }
         assert_format_error(
             parse_npy_labels(&labels_npy("<f4", "(1,)", &[0; 4]), p()),
@@ -1390,10 +1117,7 @@ pub(crate) mod tests {
                 &format!("labels must be a 1-D array (or 2-D with one column), got shape {shape}"),
             );
         }
-        assert_format_error(
-            parse_npy_labels(&labels_npy("<i4", "(0,)", &[]), p()),
-            "no labels",
-        );
+        assert_format_error(parse_npy_labels(&labels_npy("<i4", "(0,)", &[]), p()), "no labels");
         assert_format_error(
             parse_npy_labels(&labels_npy("<i4", "(3,)", &[0; 8]), p()),
             "truncated data: got 8 bytes, expected 12",
@@ -1416,13 +1140,9 @@ pub(crate) mod tests {
         assert_eq!(a.as_standard_layout().as_slice().unwrap(), &expected[..]);
 
         let a = parse(include_bytes!("../../tests/data/npy/f2_be_2x3.npy")).unwrap();
-        assert_eq!(
-            a.as_standard_layout().as_slice().unwrap(),
-            &[0.5, -1.0, 2.0, 1.5, 0.25, -3.0]
-        );
+        assert_eq!(a.as_standard_layout().as_slice().unwrap(), &[0.5, -1.0, 2.0, 1.5, 0.25, -3.0]);
 
-        let labels =
-            parse_npy_labels(include_bytes!("../../tests/data/npy/labels_i8.npy"), p()).unwrap();
+        let labels = parse_npy_labels(include_bytes!("../../tests/data/npy/labels_i8.npy"), p()).unwrap();
         assert_eq!(labels, [3, 1, 4, 1, 5, -9]);
     }
 }
