@@ -61,11 +61,6 @@ pub enum Command {
 /// How to read a feature file.
 #[derive(Debug, Args, Clone)]
 pub struct FeatureArgs {
-    /// Feature file: .npy (2-D float32/float64/float16) or raw little-endian float32 .bin;
-    /// `-` reads stdin (needs --format).
-    #[arg(value_name = "FEATS", required = true)]
-    pub features: Option<PathBuf>,
-
     /// Feature format; by default taken from the extension.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -129,9 +124,14 @@ pub enum FlowArg {
 /// The main job.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Features to cluster.
+    /// Feature file: .npy (2-D float32/float64/float16) or raw little-endian float32 .bin;
+    /// `-` reads stdin (needs --format).
+    #[arg(value_name = "FEATS", required_unless_present = "knn")]
+    pub features: Option<PathBuf>,
+
+    /// How to read the features.
     #[command(flatten)]
-    pub features: FeatureArgs,
+    pub feature_format: FeatureArgs,
 
     /// k-NN search.
     #[command(flatten)]
@@ -165,9 +165,13 @@ pub struct RunArgs {
 /// `face-cluster knn`.
 #[derive(Debug, Args)]
 pub struct KnnArgs {
-    /// Features.
+    /// Feature file (.npy or .bin; `-` = stdin with --format).
+    #[arg(value_name = "FEATS")]
+    pub features: PathBuf,
+
+    /// How to read the features.
     #[command(flatten)]
-    pub features: FeatureArgs,
+    pub feature_format: FeatureArgs,
 
     /// Search.
     #[command(flatten)]
@@ -247,12 +251,14 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.run.search.k, 50);
         assert_eq!(cli.run.min_sim, 0.58);
-        assert_eq!(cli.run.features.features.as_deref(), Some(std::path::Path::new("feats.npy")));
+        assert_eq!(cli.run.features.as_deref(), Some(std::path::Path::new("feats.npy")));
     }
 
     #[test]
-    fn features_are_required_for_the_main_job() {
+    fn features_are_required_for_the_main_job_unless_a_knn_cache_is_given() {
         assert!(Cli::try_parse_from(["face-cluster", "--k", "5"]).is_err());
+        let cli = Cli::try_parse_from(["face-cluster", "--knn", "cache.npz", "--min-sim", "0.9"]).unwrap();
+        assert!(cli.run.features.is_none());
     }
 
     #[test]

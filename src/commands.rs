@@ -1,13 +1,20 @@
 //! One function per command: turn parsed arguments into library calls and print the results.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use face_cluster::error::Error;
 use face_cluster::infomap::{FlowModel, Infomap, InfomapConfig, LinkSource};
 use face_cluster::io::network::{read_clu, read_link_list, write_clu};
+use face_cluster::io::{labels::write_text_labels, load_features, read_labels, AtomicFile, FeatureFormat, LoadOptions};
+use face_cluster::knn::{build_knn, set_faiss_threads, KnnConfig};
+use face_cluster::metrics::{evaluate, Scores};
+use face_cluster::pipeline::{self, RunConfig};
+use face_cluster::progress::Progress;
 
-use crate::cli::{Cli, Command, InfomapArgs};
+use crate::cli::{Cli, Command, EvalArgs, FeatureArgs, FlowArg, FormatArg, InfomapArgs, KnnArgs, RunArgs, SearchArgs};
 use crate::term::StderrProgress;
 
 /// Runs the command `cli` asks for.
@@ -17,15 +24,184 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             .num_threads(cli.global.threads)
             .build_global()
             .context("cannot start the thread pool")?;
+        // faiss's OpenMP setting is per calling thread: this one runs the search.
+        set_faiss_threads(cli.global.threads);
     }
     let progress = StderrProgress::new(cli.global.quiet);
     match cli.command {
+        None => run(&cli.run, &progress),
+        Some(Command::Knn(args)) => knn(&args, &progress),
+        Some(Command::Eval(args)) => eval(&args),
         Some(Command::Infomap(args)) => infomap(&args, &progress),
-        Some(Command::Knn(_)) | Some(Command::Eval(_)) | None => anyhow::bail!("not implemented yet"),
     }
 }
 
+fn load_options(args: &FeatureArgs) -> LoadOptions {
+    LoadOptions {
+        format: args.format.map(|f| match f {
+            FormatArg::Npy => FeatureFormat::Npy,
+            FormatArg::Bin => FeatureFormat::Bin,
+        }),
+        dim: args.dim,
+        normalize: !args.no_normalize,
+    }
+}
+
+fn knn_config(args: &SearchArgs) -> KnnConfig {
+    KnnConfig { k: args.k, index: args.index.clone(), ..KnnConfig::default() }
+}
+
+fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// An output created before the work starts (so a bad path fails fast) and filled at the end.
+enum Output {
+    Stdout,
+    File(AtomicFile),
+}
+
+impl Output {
+    fn create(path: &Path) -> Result<Self> {
+        Ok(if is_stdout(path) { Output::Stdout } else { Output::File(AtomicFile::create(path)?) })
+    }
+
+    fn write(self, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+        match self {
+            Output::Stdout => {
+                let mut out = std::io::stdout().lock();
+                fill(&mut out).and_then(|()| out.flush()).map_err(|e| Error::io("<stdout>", e))?;
+            }
+            Output::File(mut file) => {
+                let target = file.target().to_path_buf();
+                fill(&mut file).map_err(|e| Error::io(target, e))?;
+                file.commit()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The main job.
+fn run(args: &RunArgs, progress: &StderrProgress) -> Result<()> {
+    let config = RunConfig {
+        features: args.features.clone(),
+        load: load_options(&args.feature_format),
+        knn: knn_config(&args.search),
+        knn_cache: args.knn.clone(),
+        min_sim: args.min_sim,
+        infomap: InfomapConfig {
+            flow_model: flow_model(args.optimizer.flow),
+            trials: args.optimizer.trials,
+            seed: args.optimizer.seed,
+            ..InfomapConfig::default()
+        },
+        truth: args.labels.clone(),
+    };
+    config.validate()?;
+    let labels_path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
+    if args.report.as_deref().is_some_and(is_stdout) && is_stdout(&labels_path) {
+        bail!("--report - and the labels both want stdout; give the labels a file with -o");
+    }
+    let labels_out = Output::create(&labels_path)?;
+    let report_out = args.report.as_deref().map(Output::create).transpose()?;
+
+    let result = pipeline::run(&config, progress)?;
+    labels_out.write(|w| write_text_labels(w, &result.labels))?;
+    if let Some(out) = report_out {
+        let json = serde_json::to_string_pretty(&result.report)?;
+        out.write(|w| writeln!(w, "{json}"))?;
+    }
+    progress.note(&result.report.summary());
+    Ok(())
+}
+
+fn flow_model(flow: FlowArg) -> FlowModel {
+    match flow {
+        FlowArg::Directed => FlowModel::Directed,
+        FlowArg::Undirected => FlowModel::Undirected,
+    }
+}
+
+/// `face-cluster knn`: search and save the table.
+fn knn(args: &KnnArgs, progress: &StderrProgress) -> Result<()> {
+    // Fail on a bad output path before the search, not after it.
+    let probe = AtomicFile::create(&args.output)?;
+    drop(probe);
+    let started = Instant::now();
+    progress.start("load", None);
+    let features = load_features(&args.features, &load_options(&args.feature_format));
+    progress.finish();
+    let features = features?;
+    let knn = build_knn(&features, &knn_config(&args.search), progress)?;
+    drop(features);
+    knn.save(&args.output)?;
+    progress.note(&format!(
+        "{} rows, k={}: k-NN table written to {} in {:.2}s",
+        knn.n,
+        knn.k,
+        args.output.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// `face-cluster eval`.
+fn eval(args: &EvalArgs) -> Result<()> {
+    let truth = read_labels(&args.gt)?;
+    let pred = read_labels(&args.pred)?;
+    if pred.len() != truth.len() {
+        return Err(Error::CountMismatch {
+            path: args.pred.clone(),
+            what: "labels",
+            got: pred.len(),
+            expected: truth.len(),
+            reason: format!("one per line of {}", args.gt.display()),
+        }
+        .into());
+    }
+    let scores = evaluate(&truth, &pred)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&scores)?)?;
+    } else {
+        write!(out, "{}", score_table(&scores))?;
+    }
+    Ok(())
+}
+
+fn score_table(s: &Scores) -> String {
+    format!(
+        "n {}, true clusters {}, predicted clusters {}\n\
+         {:<9} {:>9} {:>9} {:>9}\n\
+         {:<9} {:>9.4} {:>9.4} {:>9.4}\n\
+         {:<9} {:>9.4} {:>9.4} {:>9.4}\n\
+         NMI {:.4}\n",
+        s.n,
+        s.true_clusters,
+        s.pred_clusters,
+        "",
+        "precision",
+        "recall",
+        "F",
+        "pairwise",
+        s.pairwise.precision,
+        s.pairwise.recall,
+        s.pairwise.f,
+        "bcubed",
+        s.bcubed.precision,
+        s.bcubed.recall,
+        s.bcubed.f,
+        s.nmi
+    )
+}
+
+/// `face-cluster infomap`: the optimiser on a link list.
 fn infomap(args: &InfomapArgs, progress: &StderrProgress) -> Result<()> {
+    let output = args.output.as_deref().map(Output::create).transpose()?;
+    if args.json && args.output.as_deref().is_some_and(is_stdout) {
+        bail!("--json and -o - both want stdout; write the .clu to a file");
+    }
     let started = Instant::now();
     let links = read_link_list(&args.links)?;
     let read_secs = started.elapsed().as_secs_f64();
@@ -46,7 +222,7 @@ fn infomap(args: &InfomapArgs, progress: &StderrProgress) -> Result<()> {
         partition.modules.iter().for_each(|&m| sizes[m as usize] += 1);
         sizes.iter().filter(|&&s| s > 1).count()
     };
-    if let Some(out) = &args.output {
+    if let Some(out) = output {
         let header = format!(
             "face-cluster {} infomap {}\n{} trials, seed {}",
             env!("CARGO_PKG_VERSION"),
@@ -54,7 +230,7 @@ fn infomap(args: &InfomapArgs, progress: &StderrProgress) -> Result<()> {
             infomap.config().trials,
             infomap.config().seed
         );
-        write_clu(out, &links.ids, &partition, &header)?;
+        out.write(|w| write_clu(w, &links.ids, &partition, &header))?;
     }
     progress.note(&format!(
         "{n} nodes, {} links: {} modules ({non_trivial} non-trivial), codelength {:.10} bits \
@@ -85,8 +261,7 @@ fn infomap(args: &InfomapArgs, progress: &StderrProgress) -> Result<()> {
             "search_secs": partition.search_secs,
             "peak_rss_bytes": face_cluster::report::peak_rss_bytes(),
         });
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{summary}")?;
+        writeln!(std::io::stdout().lock(), "{summary}")?;
     }
     Ok(())
 }

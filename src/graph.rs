@@ -22,6 +22,7 @@
 //! allocated once at their exact size and no intermediate list of link tuples exists.
 
 use crate::error::{Error, Result};
+use crate::infomap::LinkSource;
 use crate::knn::{Knn, NONE};
 
 /// Directed weighted links in compressed sparse row form: the out-links of node `i` are
@@ -83,6 +84,21 @@ impl Graph {
     /// Number of nodes without out-links.
     pub fn num_singletons(&self) -> usize {
         self.offsets.windows(2).filter(|w| w[0] == w[1]).count()
+    }
+}
+
+/// The graph as Infomap's input: links weighted by similarity. Links of weight `<= 0` (only
+/// possible with a negative `min_sim`) are ignored by Infomap.
+impl LinkSource for Graph {
+    fn num_nodes(&self) -> usize {
+        self.n()
+    }
+
+    fn for_each_out_link(&self, source: usize, mut visit: impl FnMut(u32, f64)) {
+        let (targets, weights) = self.out_links(source);
+        for (&t, &w) in targets.iter().zip(weights) {
+            visit(t, f64::from(w));
+        }
     }
 }
 

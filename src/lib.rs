@@ -22,6 +22,7 @@ pub mod infomap;
 pub mod io;
 pub mod knn;
 pub mod metrics;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rng;

@@ -1,4 +1,260 @@
-//! The run report: what was run, on what, how long each stage took and how good the result is.
+//! The run report: what was run, on what, how long each stage took, how much memory it used and
+//! how good the result is.
+//!
+//! [`Report`] serialises to one JSON object (`--report FILE.json`), with snake_case keys and
+//! units in the names:
+//!
+//! ```text
+//! {
+//!   "tool": "face-cluster", "version": "0.1.0",
+//!   "input": {"features": "feats.npy", "knn_cache": null, "labels": "gt.meta", "n": 400, "dim": 128},
+//!   "params": {"k": 50, "min_sim": 0.58, "index": "Flat", "normalize": true, "flow": "directed",
+//!              "trials": 1, "seed": 123, "threads": 2},
+//!   "graph": {"links": 11432, "nodes_without_links": 3},
+//!   "infomap": {"modules": 41, "codelength_bits": 7.05, "index_codelength_bits": 0.9,
+//!               "module_codelength_bits": 6.1, "one_level_codelength_bits": 8.6,
+//!               "flow_iterations": 180, "trial_codelengths_bits": [7.05], "best_trial": 0},
+//!   "clusters": 43, "singleton_clusters": 5, "largest_cluster": 12,
+//!   "timings_secs": {"load": 0.01, "knn": 0.05, "graph": 0.0, "infomap": 0.02, "infomap_flow": 0.01,
+//!                    "infomap_search": 0.01, "labels": 0.0, "eval": 0.0, "total": 0.09},
+//!   "peak_rss_bytes": 31457280,
+//!   "eval": {"pairwise": {"precision": .., "recall": .., "f": ..}, "bcubed": {..}, "nmi": ..,
+//!            "pred_clusters": 43, "true_clusters": 40, "n": 400}
+//! }
+//! ```
+//!
+//! `dim` is null when the k-NN table came from a cache, `eval` when no ground truth was given,
+//! `peak_rss_bytes` on platforms that do not report it.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::infomap::FlowModel;
+use crate::metrics::Scores;
+use crate::pipeline::RunConfig;
+
+/// The report of one run of the main job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Always `face-cluster`.
+    pub tool: String,
+    /// Version of the tool that wrote the report.
+    pub version: String,
+    /// The inputs.
+    pub input: InputReport,
+    /// Every parameter that affects the result.
+    pub params: ParamsReport,
+    /// The pruned k-NN graph.
+    pub graph: GraphReport,
+    /// The Infomap partition.
+    pub infomap: InfomapReport,
+    /// Number of clusters in the output.
+    pub clusters: usize,
+    /// Clusters of one row.
+    pub singleton_clusters: usize,
+    /// Rows in the largest cluster.
+    pub largest_cluster: usize,
+    /// Seconds per stage.
+    pub timings_secs: Timings,
+    /// Peak resident memory of the process.
+    pub peak_rss_bytes: Option<u64>,
+    /// Scores against ground truth, when given.
+    pub eval: Option<Scores>,
+}
+
+/// The inputs of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputReport {
+    /// Feature file, if read.
+    pub features: Option<String>,
+    /// Cached k-NN table, if used.
+    pub knn_cache: Option<String>,
+    /// Ground-truth labels, if given.
+    pub labels: Option<String>,
+    /// Rows.
+    pub n: usize,
+    /// Feature dimension (unknown with a cached k-NN table).
+    pub dim: Option<usize>,
+}
+
+/// Parameters that affect the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamsReport {
+    /// Neighbours per row, self included.
+    pub k: usize,
+    /// Similarity threshold.
+    pub min_sim: f32,
+    /// faiss index string.
+    pub index: String,
+    /// Whether rows were L2-normalised.
+    pub normalize: bool,
+    /// Flow model.
+    pub flow: FlowModel,
+    /// Infomap trials.
+    pub trials: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+/// The pruned graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphReport {
+    /// Directed links kept.
+    pub links: usize,
+    /// Rows left without any out-link (each becomes its own cluster).
+    pub nodes_without_links: usize,
+}
+
+/// The Infomap partition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfomapReport {
+    /// Modules found (before rows without links are split off).
+    pub modules: usize,
+    /// Two-level codelength.
+    pub codelength_bits: f64,
+    /// Its index codebook part.
+    pub index_codelength_bits: f64,
+    /// Its module codebooks part.
+    pub module_codelength_bits: f64,
+    /// Codelength with one module.
+    pub one_level_codelength_bits: f64,
+    /// Power iterations of the flow.
+    pub flow_iterations: usize,
+    /// Codelength of each trial.
+    pub trial_codelengths_bits: Vec<f64>,
+    /// The trial kept.
+    pub best_trial: usize,
+}
+
+/// Seconds per stage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timings {
+    /// Reading features (or the k-NN cache).
+    pub load: f64,
+    /// k-NN search.
+    pub knn: f64,
+    /// Pruning into the graph.
+    pub graph: f64,
+    /// Infomap, flow and search.
+    pub infomap: f64,
+    /// Infomap's flow calculation.
+    pub infomap_flow: f64,
+    /// Infomap's search.
+    pub infomap_search: f64,
+    /// Numbering clusters.
+    pub labels: f64,
+    /// Evaluation.
+    pub eval: f64,
+    /// The whole run.
+    pub total: f64,
+}
+
+impl Report {
+    /// Assembles the report of a finished run.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: &RunConfig,
+        n: usize,
+        dim: Option<usize>,
+        graph: GraphReport,
+        infomap: InfomapReport,
+        labels: &[u32],
+        eval: Option<Scores>,
+        timings_secs: Timings,
+    ) -> Self {
+        let clusters = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+        let mut sizes = vec![0usize; clusters];
+        labels.iter().for_each(|&l| sizes[l as usize] += 1);
+        let show = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        Report {
+            tool: "face-cluster".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            input: InputReport {
+                features: if config.knn_cache.is_some() { None } else { show(&config.features) },
+                knn_cache: show(&config.knn_cache),
+                labels: show(&config.truth),
+                n,
+                dim,
+            },
+            params: ParamsReport {
+                k: config.knn.k,
+                min_sim: config.min_sim,
+                index: config.knn.index.clone(),
+                normalize: config.load.normalize,
+                flow: config.infomap.flow_model,
+                trials: config.infomap.trials,
+                seed: config.infomap.seed,
+                threads: rayon::current_num_threads(),
+            },
+            graph,
+            infomap,
+            clusters,
+            singleton_clusters: sizes.iter().filter(|&&s| s == 1).count(),
+            largest_cluster: sizes.first().copied().unwrap_or(0),
+            timings_secs,
+            peak_rss_bytes: peak_rss_bytes(),
+            eval,
+        }
+    }
+
+    /// A short human summary, a few lines.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let p = &self.params;
+        let dim = self.input.dim.map(|d| format!(" x {d}")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{} rows{dim}, k={} min_sim={}: {} links kept, {} rows without links",
+            self.input.n, p.k, p.min_sim, self.graph.links, self.graph.nodes_without_links
+        );
+        let _ = writeln!(
+            s,
+            "infomap ({:?}): {} modules, codelength {:.6} bits (one module: {:.6})",
+            p.flow, self.infomap.modules, self.infomap.codelength_bits, self.infomap.one_level_codelength_bits
+        );
+        let _ = writeln!(
+            s,
+            "{} clusters ({} of one row), largest {}",
+            self.clusters, self.singleton_clusters, self.largest_cluster
+        );
+        if let Some(e) = &self.eval {
+            let _ = writeln!(
+                s,
+                "pairwise F {:.4} (P {:.4} R {:.4}), BCubed F {:.4} (P {:.4} R {:.4}), NMI {:.4}; {} true clusters",
+                e.pairwise.f,
+                e.pairwise.precision,
+                e.pairwise.recall,
+                e.bcubed.f,
+                e.bcubed.precision,
+                e.bcubed.recall,
+                e.nmi,
+                e.true_clusters
+            );
+        }
+        let t = &self.timings_secs;
+        let rss = self.peak_rss_bytes.map(|b| format!(", peak RSS {:.0} MiB", b as f64 / (1 << 20) as f64));
+        let _ = write!(
+            s,
+            "time: load {:.2}s, knn {:.2}s, graph {:.2}s, infomap {:.2}s, total {:.2}s{}",
+            t.load,
+            t.knn,
+            t.graph,
+            t.infomap,
+            t.total,
+            rss.unwrap_or_default()
+        );
+        s
+    }
+}
 
 /// Peak resident set size of this process so far, in bytes (Linux `VmHWM`); `None` where the
 /// platform does not tell.

@@ -16,7 +16,6 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::infomap::{Network, Partition};
-use crate::io::AtomicFile;
 
 /// A link list read from a file: the network over internal indices `0..n` and the external id
 /// of each index (ascending).
@@ -160,14 +159,14 @@ pub fn read_clu(path: &Path, ids: &[u64]) -> Result<Vec<u32>> {
     Ok(labels)
 }
 
-/// Writes `partition` of the nodes `ids` as a `.clu` file in the reference's layout: a comment
+/// Writes `partition` of the nodes `ids` in the `.clu` layout of the reference: a comment
 /// header with the codelength, then `node_id module flow` rows, modules numbered from 1 by
 /// decreasing flow, rows grouped by module and by decreasing flow within a module.
 ///
 /// # Errors
 ///
-/// [`Error::Io`] naming `path`; the file is written atomically.
-pub fn write_clu(path: &Path, ids: &[u64], partition: &Partition, header: &str) -> Result<()> {
+/// The writer's error.
+pub fn write_clu(out: &mut dyn Write, ids: &[u64], partition: &Partition, header: &str) -> std::io::Result<()> {
     let mut rows: Vec<usize> = (0..ids.len()).collect();
     rows.sort_by(|&a, &b| {
         partition.modules[a]
@@ -175,32 +174,23 @@ pub fn write_clu(path: &Path, ids: &[u64], partition: &Partition, header: &str) 
             .then(partition.node_flow[b].total_cmp(&partition.node_flow[a]))
             .then(a.cmp(&b))
     });
-    let write = |out: &mut dyn Write| -> std::io::Result<()> {
-        for line in header.lines() {
-            writeln!(out, "# {line}")?;
-        }
-        writeln!(out, "# codelength {} bits", partition.codelength)?;
-        writeln!(out, "# module level 1")?;
-        writeln!(out, "# node_id module flow")?;
-        for &i in &rows {
-            writeln!(out, "{} {} {}", ids[i], partition.modules[i] + 1, partition.node_flow[i])?;
-        }
-        Ok(())
-    };
-    if path.as_os_str() == "-" {
-        let stdout = std::io::stdout();
-        let mut lock = std::io::BufWriter::new(stdout.lock());
-        return write(&mut lock).and_then(|()| lock.flush()).map_err(|e| Error::io("<stdout>", e));
+    for line in header.lines() {
+        writeln!(out, "# {line}")?;
     }
-    let mut file = AtomicFile::create(path)?;
-    write(&mut file).map_err(|e| Error::io(path, e))?;
-    file.commit()
+    writeln!(out, "# codelength {} bits", partition.codelength)?;
+    writeln!(out, "# module level 1")?;
+    writeln!(out, "# node_id module flow")?;
+    for &i in &rows {
+        writeln!(out, "{} {} {}", ids[i], partition.modules[i] + 1, partition.node_flow[i])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::infomap::{Infomap, LinkSource};
+    use crate::io::AtomicFile;
 
     fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
         let p = dir.join(name);
@@ -250,7 +240,9 @@ mod tests {
         let l = read_link_list(&p).unwrap();
         let partition = Infomap::default().run(&l.network);
         let clu = dir.path().join("out.clu");
-        write_clu(&clu, &l.ids, &partition, "test").unwrap();
+        let mut file = AtomicFile::create(&clu).unwrap();
+        write_clu(&mut file, &l.ids, &partition, "test").unwrap();
+        file.commit().unwrap();
         let text = std::fs::read_to_string(&clu).unwrap();
         assert!(text.contains(&format!("# codelength {} bits", partition.codelength)));
         let labels = read_clu(&clu, &l.ids).unwrap();

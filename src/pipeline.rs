@@ -1,0 +1,270 @@
+//! The main job: load -> k-NN -> prune -> Infomap -> labels (-> scores).
+//!
+//! [`RunConfig::validate`] checks every parameter before any work starts; [`run`] then reads
+//! the inputs (ground truth first, so a bad label file fails before the expensive stages),
+//! searches or loads the k-NN table, builds the graph, partitions it and numbers the clusters.
+//! Intermediate data is dropped as soon as the next stage no longer needs it: the features
+//! after the search, the k-NN table after the graph is built.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::graph::{build_graph, Graph};
+use crate::infomap::{Infomap, InfomapConfig, Partition};
+use crate::io::{load_features, read_labels, LoadOptions};
+use crate::knn::{build_knn, Knn, KnnConfig};
+use crate::metrics::{evaluate, Scores};
+use crate::progress::Progress;
+use crate::report::{GraphReport, InfomapReport, Report, Timings};
+
+/// Everything the main job needs to know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// Feature file (`-` = stdin). Not read when `knn_cache` is given.
+    pub features: Option<PathBuf>,
+    /// How to read it.
+    pub load: LoadOptions,
+    /// k-NN search settings; `knn.k` is also the number of slots used from a cached table.
+    pub knn: KnnConfig,
+    /// A k-NN table saved by `face-cluster knn`, used instead of searching.
+    pub knn_cache: Option<PathBuf>,
+    /// Keep links with similarity at least this (cosine, in [-1, 1]).
+    pub min_sim: f32,
+    /// Infomap settings.
+    pub infomap: InfomapConfig,
+    /// Ground-truth labels for the evaluation.
+    pub truth: Option<PathBuf>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            features: None,
+            load: LoadOptions::default(),
+            knn: KnnConfig::default(),
+            knn_cache: None,
+            min_sim: 0.58,
+            infomap: InfomapConfig::default(),
+            truth: None,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Checks the parameters that can be checked without reading any file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] naming the option.
+    pub fn validate(&self) -> Result<()> {
+        if self.features.is_none() && self.knn_cache.is_none() {
+            return Err(Error::invalid("FEATS", "give a feature file (or a cached k-NN table with --knn)"));
+        }
+        if self.knn.k == 0 {
+            return Err(Error::invalid("--k", "must be at least 1"));
+        }
+        if !(-1.0..=1.0).contains(&self.min_sim) {
+            return Err(Error::invalid("--min-sim", format!("{} is not a cosine similarity in [-1, 1]", self.min_sim)));
+        }
+        if self.infomap.trials == 0 {
+            return Err(Error::invalid("--trials", "must be at least 1"));
+        }
+        if self.load.dim == 0 {
+            return Err(Error::invalid("--dim", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What the main job produces.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// Cluster label of every input row, numbered by decreasing cluster size.
+    pub labels: Vec<u32>,
+    /// The run report.
+    pub report: Report,
+}
+
+/// Runs the main job.
+///
+/// # Errors
+///
+/// Any input, parameter or faiss error, naming the file or option.
+pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
+    config.validate()?;
+    let started = Instant::now();
+    let mut timings = Timings::default();
+
+    let truth = match &config.truth {
+        Some(path) => Some((path, read_labels(path)?)),
+        None => None,
+    };
+
+    let (knn, dim) = match &config.knn_cache {
+        Some(cache) => {
+            let t = Instant::now();
+            progress.start("load k-NN", None);
+            let knn = Knn::load(cache);
+            progress.finish();
+            let knn = knn?;
+            timings.load = t.elapsed().as_secs_f64();
+            if config.knn.k > knn.k {
+                return Err(Error::invalid(
+                    "--k",
+                    format!("{} is more than the {} neighbours stored in {}", config.knn.k, knn.k, cache.display()),
+                ));
+            }
+            (knn, None)
+        }
+        None => {
+            let path = config.features.as_ref().expect("validate() requires features or a k-NN cache");
+            let t = Instant::now();
+            progress.start("load", None);
+            let features = load_features(path, &config.load);
+            progress.finish();
+            let features = features?;
+            timings.load = t.elapsed().as_secs_f64();
+            check_truth_count(&truth, features.n(), path)?;
+            let t = Instant::now();
+            let knn = build_knn(&features, &config.knn, progress)?;
+            timings.knn = t.elapsed().as_secs_f64();
+            (knn, Some(features.dim()))
+        }
+    };
+    if let Some(cache) = &config.knn_cache {
+        check_truth_count(&truth, knn.n, cache)?;
+    }
+
+    let t = Instant::now();
+    progress.start("graph", None);
+    let graph = build_graph(&knn, config.knn.k, config.min_sim);
+    progress.finish();
+    let graph = graph?;
+    drop(knn);
+    timings.graph = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    progress.start("infomap", None);
+    let partition = Infomap::new(config.infomap.clone()).run(&graph);
+    progress.finish();
+    timings.infomap = t.elapsed().as_secs_f64();
+    timings.infomap_flow = partition.flow_secs;
+    timings.infomap_search = partition.search_secs;
+
+    let t = Instant::now();
+    let labels = cluster_labels(&partition, &graph);
+    timings.labels = t.elapsed().as_secs_f64();
+
+    let scores = match &truth {
+        Some((_, truth)) => {
+            let t = Instant::now();
+            let truth_scores = score(truth, &labels)?;
+            timings.eval = t.elapsed().as_secs_f64();
+            Some(truth_scores)
+        }
+        None => None,
+    };
+    timings.total = started.elapsed().as_secs_f64();
+
+    let report =
+        Report::new(config, graph.n(), dim, graph_report(&graph), infomap_report(&partition), &labels, scores, timings);
+    Ok(RunOutput { labels, report })
+}
+
+fn check_truth_count(truth: &Option<(&PathBuf, Vec<i64>)>, n: usize, source: &std::path::Path) -> Result<()> {
+    match truth {
+        Some((path, labels)) if labels.len() != n => Err(Error::CountMismatch {
+            path: path.to_path_buf(),
+            what: "labels",
+            got: labels.len(),
+            expected: n,
+            reason: format!("one per row of {}", source.display()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn score(truth: &[i64], labels: &[u32]) -> Result<Scores> {
+    let pred: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+    evaluate(truth, &pred)
+}
+
+fn graph_report(graph: &Graph) -> GraphReport {
+    GraphReport { links: graph.num_links(), nodes_without_links: graph.num_singletons() }
+}
+
+fn infomap_report(p: &Partition) -> InfomapReport {
+    InfomapReport {
+        modules: p.num_modules,
+        codelength_bits: p.codelength,
+        index_codelength_bits: p.index_codelength,
+        module_codelength_bits: p.module_codelength,
+        one_level_codelength_bits: p.one_level_codelength,
+        flow_iterations: p.flow_iterations,
+        trial_codelengths_bits: p.trial_codelengths.clone(),
+        best_trial: p.best_trial,
+    }
+}
+
+/// Cluster labels from Infomap's modules, the seed's way: a row without a kept out-link is a
+/// cluster of its own whatever module Infomap gave it; the others take their module. Clusters
+/// are numbered `0..` by decreasing size, ties by smallest member row.
+pub fn cluster_labels(partition: &Partition, graph: &Graph) -> Vec<u32> {
+    let n = graph.n();
+    let modules = partition.num_modules as u32;
+    let mut next_own = modules;
+    let assignment: Vec<u32> = (0..n)
+        .map(|i| {
+            if graph.has_out_links(i) {
+                partition.modules[i]
+            } else {
+                next_own += 1;
+                next_own - 1
+            }
+        })
+        .collect();
+    number_by_size(&assignment)
+}
+
+/// Renumbers arbitrary cluster ids `0..` by decreasing cluster size, ties by smallest member.
+pub fn number_by_size(assignment: &[u32]) -> Vec<u32> {
+    let count = assignment.iter().map(|&a| a as usize + 1).max().unwrap_or(0);
+    let mut size = vec![0u32; count];
+    let mut first = vec![u32::MAX; count];
+    for (i, &a) in assignment.iter().enumerate() {
+        size[a as usize] += 1;
+        first[a as usize] = first[a as usize].min(i as u32);
+    }
+    let mut order: Vec<u32> = (0..count as u32).filter(|&c| size[c as usize] > 0).collect();
+    order.sort_unstable_by_key(|&c| (std::cmp::Reverse(size[c as usize]), first[c as usize]));
+    let mut rank = vec![0u32; count];
+    for (r, &c) in order.iter().enumerate() {
+        rank[c as usize] = r as u32;
+    }
+    assignment.iter().map(|&a| rank[a as usize]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clusters_are_numbered_by_size_then_first_row() {
+        assert_eq!(number_by_size(&[7, 3, 3, 9, 7, 7, 9]), vec![0, 1, 1, 2, 0, 0, 2]);
+        assert_eq!(number_by_size(&[5, 4]), vec![0, 1]);
+        assert_eq!(number_by_size(&[]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn invalid_parameters_are_named() {
+        let base = RunConfig { features: Some("f.npy".into()), ..RunConfig::default() };
+        assert!(base.validate().is_ok());
+        let e = RunConfig { min_sim: 1.5, ..base.clone() }.validate().unwrap_err();
+        assert!(e.to_string().starts_with("invalid --min-sim"), "{e}");
+        let e = RunConfig { knn: KnnConfig { k: 0, ..KnnConfig::default() }, ..base.clone() }.validate().unwrap_err();
+        assert!(e.to_string().starts_with("invalid --k"), "{e}");
+        let e = RunConfig { features: None, ..base }.validate().unwrap_err();
+        assert!(e.to_string().contains("FEATS"), "{e}");
+    }
+}
