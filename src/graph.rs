@@ -90,14 +90,16 @@ impl Graph {
 /// The graph as Infomap's input: links weighted by similarity. Links of weight `<= 0` (only
 /// possible with a negative `min_sim`) are ignored by Infomap.
 impl LinkSource for Graph {
+    type Weight = f32;
+
     fn num_nodes(&self) -> usize {
         self.n()
     }
 
-    fn for_each_out_link(&self, source: usize, mut visit: impl FnMut(u32, f64)) {
+    fn for_each_out_link(&self, source: usize, mut visit: impl FnMut(u32, f32)) {
         let (targets, weights) = self.out_links(source);
         for (&t, &w) in targets.iter().zip(weights) {
-            visit(t, f64::from(w));
+            visit(t, w);
         }
     }
 }

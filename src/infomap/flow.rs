@@ -77,11 +77,19 @@ pub(crate) struct FlowResult {
     pub error: f64,
 }
 
-/// In-links of every node (self-links included), with weights, plus per-node weight sums.
-struct LinkTables {
+/// The links in both orientations, with per-node weight sums.
+///
+/// Weights keep the source's own type `W` (f32 for the k-NN graph), which halves the bytes the
+/// power iteration streams per link compared with converting to f64, and loses nothing.
+struct LinkTables<W> {
+    /// In-links of each node (self-links included), sources ascending.
     in_offsets: Vec<usize>,
     in_source: Vec<u32>,
-    in_weight: Vec<f64>,
+    in_weight: Vec<W>,
+    /// Out-links of each node (self-links included), targets ascending.
+    out_offsets: Vec<usize>,
+    out_target: Vec<u32>,
+    out_weight_of: Vec<W>,
     /// Out-weight of each node, self-link included.
     out_weight: Vec<f64>,
     /// Self-link weight of each node.
@@ -93,15 +101,18 @@ fn usable(w: f64) -> bool {
     w.is_finite() && w > 0.0
 }
 
-fn link_tables<L: LinkSource>(links: &L) -> LinkTables {
+fn link_tables<L: LinkSource>(links: &L) -> LinkTables<L::Weight> {
     let n = links.num_nodes();
-    let mut in_degree = vec![0usize; n + 1];
+    let mut in_offsets = vec![0usize; n + 1];
+    let mut out_offsets = vec![0usize; n + 1];
     let mut out_weight = vec![0f64; n];
     let mut self_weight = vec![0f64; n];
     for u in 0..n {
         links.for_each_out_link(u, |v, w| {
+            let w: f64 = w.into();
             if usable(w) {
-                in_degree[v as usize + 1] += 1;
+                in_offsets[v as usize + 1] += 1;
+                out_offsets[u + 1] += 1;
                 out_weight[u] += w;
                 if v as usize == u {
                     self_weight[u] += w;
@@ -110,16 +121,19 @@ fn link_tables<L: LinkSource>(links: &L) -> LinkTables {
         });
     }
     for i in 0..n {
-        in_degree[i + 1] += in_degree[i];
+        in_offsets[i + 1] += in_offsets[i];
+        out_offsets[i + 1] += out_offsets[i];
     }
-    let in_offsets = in_degree;
     let total = in_offsets[n];
+    // In-links by a counting sort over the sources in order: each in-list comes out sorted by
+    // source. Transposing it back the same way gives out-lists sorted by target. Sorted lists
+    // let the merged adjacency be built by linear merges, with no comparison sort.
     let mut fill = in_offsets.clone();
     let mut in_source = vec![0u32; total];
-    let mut in_weight = vec![0f64; total];
+    let mut in_weight = vec![L::Weight::default(); total];
     for u in 0..n {
         links.for_each_out_link(u, |v, w| {
-            if usable(w) {
+            if usable(w.into()) {
                 let slot = &mut fill[v as usize];
                 in_source[*slot] = u as u32;
                 in_weight[*slot] = w;
@@ -127,7 +141,18 @@ fn link_tables<L: LinkSource>(links: &L) -> LinkTables {
             }
         });
     }
-    LinkTables { in_offsets, in_source, in_weight, out_weight, self_weight }
+    let mut out_fill = out_offsets.clone();
+    let mut out_target = vec![0u32; total];
+    let mut out_weight_of = in_weight.clone();
+    for v in 0..n {
+        for k in in_offsets[v]..in_offsets[v + 1] {
+            let slot = &mut out_fill[in_source[k] as usize];
+            out_target[*slot] = v as u32;
+            out_weight_of[*slot] = in_weight[k];
+            *slot += 1;
+        }
+    }
+    LinkTables { in_offsets, in_source, in_weight, out_offsets, out_target, out_weight_of, out_weight, self_weight }
 }
 
 /// Sum of `f(i)` over `0..n`, in fixed chunks combined in index order.
@@ -159,7 +184,7 @@ pub(crate) fn compute_flow<L: LinkSource>(links: &L, settings: &FlowSettings) ->
         .into_par_iter()
         .map(|u| {
             let r = tables.in_offsets[u]..tables.in_offsets[u + 1];
-            let in_w: f64 = tables.in_weight[r].iter().sum();
+            let in_w: f64 = tables.in_weight[r].iter().map(|&w| w.into()).sum();
             (tables.out_weight[u] + in_w - tables.self_weight[u]) / norm
         })
         .collect();
@@ -169,7 +194,7 @@ pub(crate) fn compute_flow<L: LinkSource>(links: &L, settings: &FlowSettings) ->
             // A link of weight w carries 2w/norm in both directions together; each endpoint
             // sees half of it as exit and half as enter (§3.3, §3.5).
             let scale = 1.0 / norm;
-            let network = merged_network(links, &tables, degree_flow, |_, w| w * scale, |_, w| w * scale, true);
+            let network = merged_network(&tables, degree_flow, |_, w| w * scale, |_, w| w * scale, true);
             FlowResult { network, iterations: 0, error: 0.0 }
         }
         FlowModel::Directed => {
@@ -187,18 +212,23 @@ pub(crate) fn compute_flow<L: LinkSource>(links: &L, settings: &FlowSettings) ->
                     tables.in_source[r.clone()]
                         .iter()
                         .zip(&tables.in_weight[r])
-                        .map(|(&u, &w)| w * rate[u as usize])
+                        .map(|(&u, &w)| w.into() * rate[u as usize])
                         .sum()
                 })
                 .collect();
-            let network = merged_network(links, &tables, flow, |u, w| w * rate[u], |x, w| w * rate[x], false);
+            let network = merged_network(&tables, flow, |u, w| w * rate[u], |x, w| w * rate[x], false);
             FlowResult { network, iterations, error }
         }
     }
 }
 
 /// Power iteration of §3.1 step 4, pulling over in-links.
-fn pagerank(tables: &LinkTables, start: Vec<f64>, total_weight: f64, s: &FlowSettings) -> (Vec<f64>, usize, f64) {
+fn pagerank<W: Weight>(
+    tables: &LinkTables<W>,
+    start: Vec<f64>,
+    total_weight: f64,
+    s: &FlowSettings,
+) -> (Vec<f64>, usize, f64) {
     let n = start.len();
     let alpha = s.alpha;
     let beta = 1.0 - alpha;
@@ -211,26 +241,52 @@ fn pagerank(tables: &LinkTables, start: Vec<f64>, total_weight: f64, s: &FlowSet
     let mut best_at = 0;
     let mut error;
     loop {
-        let dangling = det_sum(n, |u| if out_w[u] > 0.0 { 0.0 } else { p[u] });
-        rate.par_iter_mut().enumerate().for_each(|(u, r)| {
-            *r = if out_w[u] > 0.0 { beta * p[u] / out_w[u] } else { 0.0 };
-        });
+        // Pass 1: each node's outflow rate, and the dangling mass (per-chunk partial sums,
+        // combined in chunk order so the result does not depend on the thread count).
+        let dangling: f64 = rate
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let mut dangling = 0.0;
+                for (i, r) in chunk.iter_mut().enumerate() {
+                    let u = c * CHUNK + i;
+                    if out_w[u] > 0.0 {
+                        *r = beta * p[u] / out_w[u];
+                    } else {
+                        *r = 0.0;
+                        dangling += p[u];
+                    }
+                }
+                dangling
+            })
+            .collect::<Vec<f64>>()
+            .iter()
+            .sum();
         // Teleportation to links: tau(v) = out_w(v) / W.
         let teleport = (alpha + beta * dangling) / total_weight;
-        q.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
-            for (i, qv) in chunk.iter_mut().enumerate() {
-                let v = c * CHUNK + i;
-                let r = tables.in_offsets[v]..tables.in_offsets[v + 1];
-                let pulled: f64 = tables.in_source[r.clone()]
-                    .iter()
-                    .zip(&tables.in_weight[r])
-                    .map(|(&u, &w)| w * rate[u as usize])
-                    .sum();
-                *qv = teleport * out_w[v] + pulled;
-            }
-        });
-        error = det_sum(n, |v| (q[v] - p[v]).abs());
-        let sum = det_sum(n, |v| q[v]);
+        // Pass 2: pull along in-links; partial sums of the change and of the new vector.
+        let partials: Vec<(f64, f64)> = q
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let (mut change, mut total) = (0.0, 0.0);
+                for (i, qv) in chunk.iter_mut().enumerate() {
+                    let v = c * CHUNK + i;
+                    let r = tables.in_offsets[v]..tables.in_offsets[v + 1];
+                    let pulled: f64 = tables.in_source[r.clone()]
+                        .iter()
+                        .zip(&tables.in_weight[r])
+                        .map(|(&u, &w)| w.into() * rate[u as usize])
+                        .sum();
+                    *qv = teleport * out_w[v] + pulled;
+                    change += (*qv - p[v]).abs();
+                    total += *qv;
+                }
+                (change, total)
+            })
+            .collect();
+        error = partials.iter().map(|x| x.0).sum();
+        let sum: f64 = partials.iter().map(|x| x.1).sum();
         if (sum - 1.0).abs() > 1e-10 {
             let inv = 1.0 / sum;
             q.par_iter_mut().for_each(|x| *x *= inv);
@@ -258,50 +314,25 @@ const STALL_ITERATIONS: usize = 20;
 /// Builds the merged adjacency. `out_f(u, w)` is the flow of link u -> v of weight w, and
 /// `in_f(x, w)` that of link x -> u. With `split` (undirected), the value returned is half the
 /// link's flow and is entered as both exit and enter flow of each endpoint (§3.3).
-fn merged_network<L: LinkSource>(
-    links: &L,
-    tables: &LinkTables,
+///
+/// Each node's entries are a linear merge of its out-list and in-list (both sorted by the
+/// other end), so they come out sorted by neighbour, with repeated links combined.
+fn merged_network<W: Weight>(
+    tables: &LinkTables<W>,
     flow: Vec<f64>,
     out_f: impl Fn(usize, f64) -> f64 + Sync,
     in_f: impl Fn(usize, f64) -> f64 + Sync,
     split: bool,
 ) -> FlowNetwork {
     let n = flow.len();
-    // Gathers node u's entries, sorted by neighbour and merged, into `buf`.
-    let gather = |u: usize, buf: &mut Vec<(u32, f64, f64)>| {
-        buf.clear();
-        links.for_each_out_link(u, |v, w| {
-            if usable(w) && v as usize != u {
-                let f = out_f(u, w);
-                buf.push(if split { (v, f, f) } else { (v, f, 0.0) });
-            }
-        });
-        let r = tables.in_offsets[u]..tables.in_offsets[u + 1];
-        for (&x, &w) in tables.in_source[r.clone()].iter().zip(&tables.in_weight[r]) {
-            if x as usize != u {
-                let f = in_f(x as usize, w);
-                buf.push(if split { (x, f, f) } else { (x, 0.0, f) });
-            }
-        }
-        buf.sort_unstable_by_key(|e| e.0);
-        let mut merged = 0;
-        for i in 0..buf.len() {
-            if merged > 0 && buf[merged - 1].0 == buf[i].0 {
-                buf[merged - 1].1 += buf[i].1;
-                buf[merged - 1].2 += buf[i].2;
-            } else {
-                buf[merged] = buf[i];
-                merged += 1;
-            }
-        }
-        buf.truncate(merged);
-    };
-    // Pass 1: merged degree of each node.
+    let merge = |u: usize, emit: &mut dyn FnMut(u32, f64, f64)| merge_node(tables, u, &out_f, &in_f, split, emit);
+    // Pass 1: merged degree of each node. Pass 2: fill disjoint slices, one per chunk of nodes.
     let degree: Vec<usize> = (0..n)
         .into_par_iter()
-        .map_init(Vec::new, |buf, u| {
-            gather(u, buf);
-            buf.len()
+        .map(|u| {
+            let mut count = 0;
+            merge(u, &mut |_, _, _| count += 1);
+            count
         })
         .collect();
     let mut offsets = vec![0usize; n + 1];
@@ -313,7 +344,6 @@ fn merged_network<L: LinkSource>(
     let mut neighbour = vec![0u32; total];
     let mut out_flow = vec![0f64; total];
     let mut in_flow = vec![0f64; total];
-    // Pass 2: fill disjoint slices, one per chunk of nodes.
     {
         let mut jobs = Vec::with_capacity(n.div_ceil(CHUNK));
         let (mut nb, mut of, mut inf) = (&mut neighbour[..], &mut out_flow[..], &mut in_flow[..]);
@@ -328,16 +358,15 @@ fn merged_network<L: LinkSource>(
             of = rest_of;
             inf = rest_in;
         }
-        jobs.into_par_iter().for_each_init(Vec::new, |buf, (lo, hi, nb, of, inf)| {
-            let base = offsets[lo];
-            for (u, &offset) in (lo..hi).zip(&offsets[lo..hi]) {
-                gather(u, buf);
-                let start = offset - base;
-                for (i, &(v, o, f)) in buf.iter().enumerate() {
-                    nb[start + i] = v;
-                    of[start + i] = o;
-                    inf[start + i] = f;
-                }
+        jobs.into_par_iter().for_each(|(lo, hi, nb, of, inf)| {
+            let mut k = 0;
+            for u in lo..hi {
+                merge(u, &mut |x, o, f| {
+                    nb[k] = x;
+                    of[k] = o;
+                    inf[k] = f;
+                    k += 1;
+                });
             }
         });
     }
@@ -350,3 +379,44 @@ fn merged_network<L: LinkSource>(
         .unzip();
     FlowNetwork { flow, enter, exit, offsets, neighbour, out_flow, in_flow }
 }
+
+/// Calls `emit(neighbour, out_flow, in_flow)` for node u's merged entries, self excluded, in
+/// neighbour order.
+fn merge_node<W: Weight>(
+    tables: &LinkTables<W>,
+    u: usize,
+    out_f: &impl Fn(usize, f64) -> f64,
+    in_f: &impl Fn(usize, f64) -> f64,
+    split: bool,
+    emit: &mut dyn FnMut(u32, f64, f64),
+) {
+    let outs = tables.out_offsets[u]..tables.out_offsets[u + 1];
+    let ins = tables.in_offsets[u]..tables.in_offsets[u + 1];
+    let (mut i, mut j) = (outs.start, ins.start);
+    while i < outs.end || j < ins.end {
+        let next_out = if i < outs.end { tables.out_target[i] } else { u32::MAX };
+        let next_in = if j < ins.end { tables.in_source[j] } else { u32::MAX };
+        let x = next_out.min(next_in);
+        let (mut o, mut f) = (0.0, 0.0);
+        while i < outs.end && tables.out_target[i] == x {
+            o += out_f(u, tables.out_weight_of[i].into());
+            i += 1;
+        }
+        while j < ins.end && tables.in_source[j] == x {
+            f += in_f(x as usize, tables.in_weight[j].into());
+            j += 1;
+        }
+        if x as usize != u {
+            if split {
+                emit(x, o + f, o + f);
+            } else {
+                emit(x, o, f);
+            }
+        }
+    }
+}
+
+/// A link weight type: what a [`LinkSource`] hands out.
+pub(crate) trait Weight: Copy + Default + Into<f64> + Send + Sync {}
+
+impl<T: Copy + Default + Into<f64> + Send + Sync> Weight for T {}

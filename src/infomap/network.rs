@@ -11,11 +11,14 @@
 /// - repeated `(source, target)` pairs act as one link with the summed weight;
 /// - self-links take part in the flow calculation but never in the optimisation.
 pub trait LinkSource: Sync {
+    /// The weight type (`f32` or `f64`); flow is computed in f64 either way.
+    type Weight: Copy + Default + Into<f64> + Send + Sync;
+
     /// Number of nodes; ids are `0..num_nodes()`.
     fn num_nodes(&self) -> usize;
 
     /// Calls `visit(target, weight)` for every out-link of `source`.
-    fn for_each_out_link(&self, source: usize, visit: impl FnMut(u32, f64));
+    fn for_each_out_link(&self, source: usize, visit: impl FnMut(u32, Self::Weight));
 }
 
 /// An owned link list in compressed sparse row form, sorted by source.
@@ -60,6 +63,8 @@ impl Network {
 }
 
 impl LinkSource for Network {
+    type Weight = f64;
+
     fn num_nodes(&self) -> usize {
         self.offsets.len().saturating_sub(1)
     }

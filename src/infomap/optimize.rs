@@ -141,6 +141,8 @@ struct Level<'a> {
     codelength: f64,
     order: Vec<u32>,
     acc: Accumulator,
+    /// Module of each neighbour of the item being visited (scratch).
+    neighbour_modules: Vec<u32>,
 }
 
 impl<'a> Level<'a> {
@@ -178,6 +180,7 @@ impl<'a> Level<'a> {
             codelength: 0.0,
             order: (0..n as u32).collect(),
             acc: Accumulator::with_capacity(n),
+            neighbour_modules: Vec::new(),
         };
         level.recompute_terms();
         level
@@ -263,16 +266,36 @@ impl<'a> Level<'a> {
             if !self.dirty[v] {
                 continue;
             }
+            // Start loading the adjacency of the next item while this one is evaluated.
+            if let Some(&next) = self.order.get(idx + 1) {
+                let first = net.offsets[next as usize];
+                if let (Some(nb), Some(o), Some(i)) =
+                    (net.neighbour.get(first), net.out_flow.get(first), net.in_flow.get(first))
+                {
+                    std::hint::black_box(f64::from(*nb) + o + i);
+                }
+            }
             let a = self.module[v];
             if freeze && self.members[a as usize] > 1 {
                 continue;
             }
             self.acc.reset();
+            // Leaf-level sweeps are bound by memory latency: items are visited in random order,
+            // so a visit's neighbour modules are rarely in cache. Gather the modules first, then
+            // read their data in one independent batch of loads, so the misses overlap instead
+            // of each waiting behind the branches and logarithms of the candidate before it.
+            self.neighbour_modules.clear();
+            self.neighbour_modules.extend(net.edges(v).map(|e| self.module[net.neighbour[e] as usize]));
+            let mut warm = 0.0;
+            for &m in &self.neighbour_modules {
+                warm += self.data[m as usize].enter + f64::from(self.acc.stamp[m as usize]);
+            }
+            std::hint::black_box(warm);
             let mut degree = 0usize;
-            for e in net.edges(v) {
+            for (e, &m) in net.edges(v).zip(&self.neighbour_modules) {
                 let (o, i) = (net.out_flow[e], net.in_flow[e]);
                 degree += usize::from(o > 0.0) + usize::from(i > 0.0);
-                self.acc.add(self.module[net.neighbour[e] as usize], o, i);
+                self.acc.add(m, o, i);
             }
             if degree <= self.cfg.max_degree_for_random_moves {
                 for _ in 0..random_moves {
