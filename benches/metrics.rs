@@ -10,32 +10,25 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use face_cluster::metrics::evaluate;
+use face_cluster::rng::Rng;
 
 const N: usize = 1_000_000;
 const TRUE_CLUSTERS: u64 = 100_000;
 
-/// SplitMix64, seeded, so every run scores the same labels.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn below(&mut self, bound: u64) -> i64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) % bound) as i64
-    }
+/// `next_u64() % bound`: the labels only need to be the same on every run.
+fn below(rng: &mut Rng, bound: u64) -> i64 {
+    (rng.next_u64() % bound) as i64
 }
 
 fn labels() -> (Vec<i64>, Vec<i64>) {
-    let mut rng = SplitMix64(7);
+    let mut rng = Rng::new(7);
     (0..N)
         .map(|_| {
-            let t = rng.below(TRUE_CLUSTERS);
-            let p = match rng.below(10) {
+            let t = below(&mut rng, TRUE_CLUSTERS);
+            let p = match below(&mut rng, 10) {
                 0..=7 => t,
                 8 => t + TRUE_CLUSTERS as i64,
-                _ => rng.below(TRUE_CLUSTERS + TRUE_CLUSTERS / 10),
+                _ => below(&mut rng, TRUE_CLUSTERS + TRUE_CLUSTERS / 10),
             };
             (t, p)
         })

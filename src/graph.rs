@@ -176,9 +176,10 @@ pub fn build_graph(knn: &Knn, k: usize, min_sim: f32) -> Result<Graph> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::knn::tests::{random_features, SplitMix64};
+    use crate::knn::tests::{random_features, uniform_f32};
     use crate::knn::{build_knn, KnnConfig};
     use crate::progress::NoProgress;
+    use crate::rng::Rng;
     use crate::Features;
     use std::path::Path;
 
@@ -322,7 +323,7 @@ mod tests {
     /// Random canonical-looking tables: the CSR equals a naive per-row filter.
     #[test]
     fn matches_a_naive_filter() {
-        let mut rng = SplitMix64(23);
+        let mut rng = Rng::new(23);
         for _ in 0..50 {
             let n = 1 + (rng.next_u64() % 40) as usize;
             let table_k = 1 + (rng.next_u64() % 8) as usize;
@@ -331,7 +332,7 @@ mod tests {
             for _ in 0..n {
                 let filled = (rng.next_u64() % (table_k as u64 + 1)) as usize;
                 let mut row: Vec<(f32, u32)> = (0..filled)
-                    .map(|_| ((rng.next_f32() * 4.0).round() / 4.0, (rng.next_u64() % n as u64) as u32))
+                    .map(|_| ((uniform_f32(&mut rng) * 4.0).round() / 4.0, (rng.next_u64() % n as u64) as u32))
                     .collect();
                 row.sort_by_key(|l| l.1);
                 row.dedup_by_key(|l| l.1);
@@ -342,7 +343,7 @@ mod tests {
             }
             let t = Knn { n, k: table_k, ids, sims };
             let k = 1 + (rng.next_u64() % table_k as u64) as usize;
-            let min_sim = (rng.next_f32() * 4.0).round() / 4.0;
+            let min_sim = (uniform_f32(&mut rng) * 4.0).round() / 4.0;
             let g = build_graph(&t, k, min_sim).unwrap();
             assert_csr(&g, n);
             for i in 0..n {

@@ -491,31 +491,19 @@ pub fn set_faiss_threads(n: usize) {
 pub(crate) mod tests {
     use super::*;
     use crate::progress::NoProgress;
+    use crate::rng::Rng;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Mutex;
 
-    /// splitmix64: a tiny seeded generator, enough for test data.
-    pub(crate) struct SplitMix64(pub u64);
-
-    impl SplitMix64 {
-        pub(crate) fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        /// Uniform in [-1, 1).
-        pub(crate) fn next_f32(&mut self) -> f32 {
-            ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        }
+    /// Uniform in [-1, 1), 24 random bits.
+    pub(crate) fn uniform_f32(rng: &mut Rng) -> f32 {
+        ((rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
     /// `n x d` random unit rows.
     pub(crate) fn random_features(n: usize, d: usize, seed: u64) -> Features {
-        let mut rng = SplitMix64(seed);
-        let data = Array2::from_shape_fn((n, d), |_| rng.next_f32());
+        let mut rng = Rng::new(seed);
+        let data = Array2::from_shape_fn((n, d), |_| uniform_f32(&mut rng));
         Features::new(data, Path::new("random"), true).unwrap()
     }
 

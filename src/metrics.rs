@@ -382,6 +382,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::rng::Rng;
 
     /// Scores computed by `bench/compare/metrics_golden.py` (scikit-learn + the reference
     /// formulas). To regenerate, run `python bench/compare/metrics_golden.py` with numpy and
@@ -438,33 +439,21 @@ mod tests {
         (truth.to_vec(), pred.to_vec())
     }
 
-    /// SplitMix64, the generator `metrics_golden.py` reimplements.
-    struct SplitMix64(u64);
-
-    impl SplitMix64 {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, bound: u64) -> i64 {
-            (self.next() % bound) as i64
-        }
+    /// `next_u64() % bound` of [`Rng`] (SplitMix64), as `metrics_golden.py` reimplements it.
+    fn below(rng: &mut Rng, bound: u64) -> i64 {
+        (rng.next_u64() % bound) as i64
     }
 
     /// ~50 true clusters; the prediction keeps, splits off or scrambles each label.
     fn random_1000() -> (Vec<i64>, Vec<i64>) {
-        let mut rng = SplitMix64(2024);
+        let mut rng = Rng::new(2024);
         (0..1000)
             .map(|_| {
-                let t = rng.below(50);
-                let p = match rng.below(10) {
+                let t = below(&mut rng, 50);
+                let p = match below(&mut rng, 10) {
                     0..=5 => t,
                     6 | 7 => t + 50,
-                    _ => rng.below(55),
+                    _ => below(&mut rng, 55),
                 };
                 (t, p)
             })
