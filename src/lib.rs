@@ -15,6 +15,7 @@
 //!    networks, not faces, and serves any weighted link list.
 //! 5. [`metrics`] scores a clustering against ground truth (pairwise, BCubed, NMI).
 //!
+//! [`sweep`] runs the stages after the search over a grid of `(k, min_sim)` and scores each cell;
 //! [`synth`] draws synthetic face-like embeddings with identity labels, of any size.
 
 pub mod error;
@@ -28,6 +29,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod sweep;
 pub mod synth;
 
 pub use error::{Error, Result};
