@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use face_cluster::sweep::{parse_ks, parse_min_sims};
+use face_cluster::synth::SynthConfig;
 
 /// Cluster face embeddings into identities: faiss k-NN graph + two-level Infomap.
 ///
@@ -56,6 +58,11 @@ pub enum Command {
     Eval(EvalArgs),
     /// Run the Infomap optimiser on a link list (`source target [weight]` per line).
     Infomap(InfomapArgs),
+    /// Cluster and score over a grid of k and min_sim values, searching the k-NN only once.
+    Sweep(SweepArgs),
+    /// Write a synthetic face-embedding data set with identity labels (feats.npy, feats.bin,
+    /// labels.meta).
+    Synth(SynthArgs),
 }
 
 /// How to read a feature file.
@@ -235,6 +242,141 @@ pub struct InfomapArgs {
     pub json: bool,
 }
 
+/// A list of grid values, parsed from `1,2` or `START:STOP:STEP` items.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid<T>(pub Vec<T>);
+
+/// clap's adapter for the library's list parsers: clap names the option, so only the problem
+/// is kept from the library's message.
+fn grid_parser<T: 'static>(
+    parse: fn(&str) -> face_cluster::Result<Vec<T>>,
+) -> impl Fn(&str) -> Result<Grid<T>, String> + Clone + Send + Sync + 'static {
+    move |spec| match parse(spec) {
+        Ok(values) => Ok(Grid(values)),
+        Err(face_cluster::Error::InvalidParameter { problem, .. }) => Err(problem),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `face-cluster sweep`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example: face-cluster sweep feats.npy --labels labels.meta --k 50,80 --min-sim 0.50:0.70:0.02 \
+    --plot sweep.svg"
+)]
+pub struct SweepArgs {
+    /// Feature file (.npy or .bin; `-` = stdin with --format).
+    #[arg(value_name = "FEATS", required_unless_present = "knn")]
+    pub features: Option<PathBuf>,
+
+    /// How to read the features.
+    #[command(flatten)]
+    pub feature_format: FeatureArgs,
+
+    /// Ground-truth labels (one integer per line, or .npy).
+    #[arg(long, value_name = "GT", required = true)]
+    pub labels: PathBuf,
+
+    /// k values: a comma list and/or inclusive START:STOP:STEP ranges, e.g. 50,80 or 10:100:10.
+    /// The k-NN table is searched once, with the largest.
+    #[arg(short = 'k', long = "k", value_name = "LIST", default_value = "50", value_parser = grid_parser(parse_ks))]
+    pub ks: Grid<usize>,
+
+    /// min_sim values: a comma list and/or inclusive START:STOP:STEP ranges, e.g.
+    /// 0.50:0.70:0.02.
+    #[arg(long = "min-sim", value_name = "LIST", default_value = "0.58", allow_hyphen_values = true,
+          value_parser = grid_parser(parse_min_sims))]
+    pub min_sims: Grid<f32>,
+
+    /// faiss index_factory string for the search: `Flat` is exact.
+    #[arg(long, default_value = "Flat")]
+    pub index: String,
+
+    /// Read the k-NN table from this file (written by `face-cluster knn`, with at least the
+    /// largest k) instead of searching.
+    #[arg(long, value_name = "KNN.npz")]
+    pub knn: Option<PathBuf>,
+
+    /// Infomap.
+    #[command(flatten)]
+    pub optimizer: OptimizerArgs,
+
+    /// Print one JSON object instead of the Markdown table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write an SVG plot of pairwise precision, recall and F against min_sim, per k.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+}
+
+/// `face-cluster synth`: every parameter of the generator, with the library's defaults.
+#[derive(Debug, Args)]
+#[command(after_help = "Example: face-cluster synth --n 1000000 --dim 256 --seed 1 -o synth-1m")]
+pub struct SynthArgs {
+    /// Output folder (created if missing): feats.npy, feats.bin and labels.meta.
+    #[arg(short, long, value_name = "DIR", required = true)]
+    pub output: PathBuf,
+
+    /// Rows (images).
+    #[arg(long, default_value_t = SynthConfig::default().n)]
+    pub n: usize,
+
+    /// Embedding dimension.
+    #[arg(long, default_value_t = SynthConfig::default().dim)]
+    pub dim: usize,
+
+    /// Random seed: the same seed and parameters give the same files.
+    #[arg(long, default_value_t = SynthConfig::default().seed)]
+    pub seed: u64,
+
+    /// Mean images per identity (identity sizes are lognormal).
+    #[arg(long, default_value_t = SynthConfig::default().mean_identity_size)]
+    pub mean_identity_size: f64,
+
+    /// Spread of identity sizes: standard deviation of ln(size).
+    #[arg(long, default_value_t = SynthConfig::default().identity_size_sigma)]
+    pub identity_size_sigma: f64,
+
+    /// Median noise of an image around its identity's centre (cosine to it about
+    /// 1/sqrt(1+noise²)).
+    #[arg(long, default_value_t = SynthConfig::default().noise)]
+    pub noise: f64,
+
+    /// Spread of image quality: standard deviation of ln(noise) across images.
+    #[arg(long, default_value_t = SynthConfig::default().quality_sigma)]
+    pub quality_sigma: f64,
+
+    /// Attribute groups (sex, age band, ethnicity): identities of one group share part of
+    /// their centre.
+    #[arg(long, default_value_t = SynthConfig::default().groups)]
+    pub groups: usize,
+
+    /// Cosine between the centres of two identities of one group.
+    #[arg(long, default_value_t = SynthConfig::default().group_sim)]
+    pub group_sim: f64,
+
+    /// Share of identities placed near an earlier identity (look-alikes).
+    #[arg(long, default_value_t = SynthConfig::default().lookalike_fraction)]
+    pub lookalike_fraction: f64,
+
+    /// Smallest cosine between a look-alike's centre and its model's.
+    #[arg(long, default_value_t = SynthConfig::default().lookalike_min_sim, allow_hyphen_values = true)]
+    pub lookalike_min_sim: f64,
+
+    /// Largest cosine between a look-alike's centre and its model's.
+    #[arg(long, default_value_t = SynthConfig::default().lookalike_max_sim, allow_hyphen_values = true)]
+    pub lookalike_max_sim: f64,
+
+    /// Share of rows that are random vectors keeping their identity's label.
+    #[arg(long, default_value_t = SynthConfig::default().junk_fraction)]
+    pub junk_fraction: f64,
+
+    /// Share of rows that are images of another identity carrying this identity's label.
+    #[arg(long, default_value_t = SynthConfig::default().mislabel_fraction)]
+    pub mislabel_fraction: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +411,53 @@ mod tests {
         assert_eq!(cli.global.threads, 2);
         assert!(matches!(cli.command, Some(Command::Infomap(InfomapArgs { undirected: true, .. }))));
         assert!(Cli::try_parse_from(["face-cluster", "infomap", "n", "--directed", "--undirected"]).is_err());
+    }
+
+    #[test]
+    fn sweep_grids_parse() {
+        let cli = Cli::try_parse_from([
+            "face-cluster",
+            "sweep",
+            "f.npy",
+            "--labels",
+            "gt",
+            "--k",
+            "80,50",
+            "--min-sim",
+            "0.50:0.56:0.02",
+        ])
+        .unwrap();
+        let Some(Command::Sweep(args)) = cli.command else { panic!("not a sweep") };
+        assert_eq!(args.ks, Grid(vec![50, 80]));
+        assert_eq!(args.min_sims, Grid(vec![0.5, 0.52, 0.54, 0.56]));
+        let cli = Cli::try_parse_from(["face-cluster", "sweep", "--knn", "c.npz", "--labels", "gt"]).unwrap();
+        let Some(Command::Sweep(args)) = cli.command else { panic!("not a sweep") };
+        assert_eq!((args.ks, args.min_sims), (Grid(vec![50]), Grid(vec![0.58])));
+        assert!(Cli::try_parse_from(["face-cluster", "sweep", "f.npy"]).is_err(), "--labels is required");
+    }
+
+    #[test]
+    fn bad_sweep_grids_are_usage_errors_naming_the_option() {
+        for (option, value) in [("--k", "50,x"), ("--min-sim", "0.5:0.7"), ("--min-sim", "2")] {
+            let e =
+                Cli::try_parse_from(["face-cluster", "sweep", "f.npy", "--labels", "gt", option, value]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+            let text = e.to_string();
+            assert!(text.contains(option) && text.contains(value), "{text}");
+        }
+    }
+
+    #[test]
+    fn synth_defaults_are_the_library_defaults() {
+        let cli = Cli::try_parse_from(["face-cluster", "synth", "-o", "out"]).unwrap();
+        let Some(Command::Synth(args)) = cli.command else { panic!("not synth") };
+        let d = SynthConfig::default();
+        assert_eq!((args.n, args.dim, args.seed), (d.n, d.dim, d.seed));
+        assert_eq!(
+            (args.noise, args.junk_fraction, args.lookalike_max_sim),
+            (d.noise, d.junk_fraction, d.lookalike_max_sim)
+        );
+        assert!(Cli::try_parse_from(["face-cluster", "synth"]).is_err(), "-o is required");
     }
 
     #[test]

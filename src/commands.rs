@@ -13,8 +13,13 @@ use face_cluster::knn::{build_knn, set_faiss_threads, KnnConfig};
 use face_cluster::metrics::{evaluate, Scores};
 use face_cluster::pipeline::{self, RunConfig};
 use face_cluster::progress::Progress;
+use face_cluster::sweep::{self, SweepConfig};
+use face_cluster::synth::{self, SynthConfig, SynthFiles};
 
-use crate::cli::{Cli, Command, EvalArgs, FeatureArgs, FlowArg, FormatArg, InfomapArgs, KnnArgs, RunArgs, SearchArgs};
+use crate::cli::{
+    Cli, Command, EvalArgs, FeatureArgs, FlowArg, FormatArg, InfomapArgs, KnnArgs, OptimizerArgs, RunArgs, SearchArgs,
+    SweepArgs, SynthArgs,
+};
 use crate::term::StderrProgress;
 
 /// Runs the command `cli` asks for.
@@ -33,6 +38,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Knn(args)) => knn(&args, &progress),
         Some(Command::Eval(args)) => eval(&args),
         Some(Command::Infomap(args)) => infomap(&args, &progress),
+        Some(Command::Sweep(args)) => sweep(&args, &progress),
+        Some(Command::Synth(args)) => synth(&args, &progress),
     }
 }
 
@@ -263,5 +270,103 @@ fn infomap(args: &InfomapArgs, progress: &StderrProgress) -> Result<()> {
         });
         writeln!(std::io::stdout().lock(), "{summary}")?;
     }
+    Ok(())
+}
+
+fn infomap_config(args: &OptimizerArgs) -> InfomapConfig {
+    InfomapConfig {
+        flow_model: flow_model(args.flow),
+        trials: args.trials,
+        seed: args.seed,
+        ..InfomapConfig::default()
+    }
+}
+
+/// `face-cluster sweep`: one search, a clustering and its scores per grid cell.
+fn sweep(args: &SweepArgs, progress: &StderrProgress) -> Result<()> {
+    let config = SweepConfig {
+        inputs: RunConfig {
+            features: args.features.clone(),
+            load: load_options(&args.feature_format),
+            knn: KnnConfig { index: args.index.clone(), ..KnnConfig::default() },
+            knn_cache: args.knn.clone(),
+            infomap: infomap_config(&args.optimizer),
+            truth: Some(args.labels.clone()),
+            ..RunConfig::default()
+        },
+        ks: args.ks.0.clone(),
+        min_sims: args.min_sims.0.clone(),
+    };
+    let plot = args.plot.as_deref().map(AtomicFile::create).transpose()?;
+    let output = sweep::run(&config, progress)?;
+    if let Some(mut file) = plot {
+        let svg = sweep::plot::render_svg(&output)?;
+        let target = file.target().to_path_buf();
+        file.write_all(svg.as_bytes()).map_err(|e| Error::io(target, e))?;
+        file.commit()?;
+    }
+    let text = if args.json { format!("{}\n", serde_json::to_string(&output)?) } else { output.markdown() };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| Error::io("<stdout>", e))?;
+    Ok(())
+}
+
+/// `face-cluster synth`: draw a data set and write its three files.
+fn synth(args: &SynthArgs, progress: &StderrProgress) -> Result<()> {
+    let config = SynthConfig {
+        n: args.n,
+        dim: args.dim,
+        seed: args.seed,
+        mean_identity_size: args.mean_identity_size,
+        identity_size_sigma: args.identity_size_sigma,
+        noise: args.noise,
+        quality_sigma: args.quality_sigma,
+        groups: args.groups,
+        group_sim: args.group_sim,
+        lookalike_fraction: args.lookalike_fraction,
+        lookalike_min_sim: args.lookalike_min_sim,
+        lookalike_max_sim: args.lookalike_max_sim,
+        junk_fraction: args.junk_fraction,
+        mislabel_fraction: args.mislabel_fraction,
+    };
+    config.validate()?;
+    let files = SynthFiles::create(&args.output)?;
+    let started = Instant::now();
+    progress.start("generate", None);
+    let data = synth::generate(&config);
+    progress.finish();
+    let data = data?;
+    let generate_secs = started.elapsed().as_secs_f64();
+    let t = Instant::now();
+    progress.start("write", None);
+    let written = files.write(&data);
+    progress.finish();
+    written?;
+    let write_secs = t.elapsed().as_secs_f64();
+    let s = &data.stats;
+    progress.note(&format!(
+        "{} rows x {} in {}: {} identities, sizes min {} median {} mean {:.1} max {}; {} look-alike identities, \
+         {} junk and {} mislabelled rows; generate {generate_secs:.2}s, write {write_secs:.2}s",
+        s.n,
+        s.dim,
+        args.output.display(),
+        s.identities,
+        s.min_identity_size,
+        s.median_identity_size,
+        s.mean_identity_size,
+        s.max_identity_size,
+        s.lookalike_identities,
+        s.junk_rows,
+        s.mislabelled_rows,
+    ));
+    let sims = data.similarity_summary(100_000, config.seed);
+    let show = |name: &str, q: &synth::SimilarityQuantiles| {
+        format!(
+            "{name} cosine: mean {:.3}, p1 {:.3}, p5 {:.3}, median {:.3}, p95 {:.3}, p99 {:.3} ({} pairs)",
+            q.mean, q.p01, q.p05, q.p50, q.p95, q.p99, q.pairs
+        )
+    };
+    progress.note(&show("same-label", &sims.same_label));
+    progress.note(&show("different-label", &sims.different_label));
     Ok(())
 }

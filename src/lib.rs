@@ -14,6 +14,9 @@
 //! 4. [`infomap`] partitions the link network with the two-level map equation. It knows
 //!    networks, not faces, and serves any weighted link list.
 //! 5. [`metrics`] scores a clustering against ground truth (pairwise, BCubed, NMI).
+//!
+//! [`sweep`] runs the stages after the search over a grid of `(k, min_sim)` and scores each cell;
+//! [`synth`] draws synthetic face-like embeddings with identity labels, of any size.
 
 pub mod error;
 pub mod features;
@@ -26,6 +29,8 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod sweep;
+pub mod synth;
 
 pub use error::{Error, Result};
 pub use features::Features;

@@ -86,16 +86,28 @@ pub struct RunOutput {
     pub report: Report,
 }
 
-/// Runs the main job.
+/// The inputs of the clustering stages, read and checked.
+#[derive(Debug)]
+pub struct Inputs {
+    /// The k-NN table: searched, or read from the cache.
+    pub knn: Knn,
+    /// Feature dimension; `None` when the table came from a cache.
+    pub dim: Option<usize>,
+    /// Ground-truth labels, one per row, when [`RunConfig::truth`] is given.
+    pub truth: Option<Vec<i64>>,
+}
+
+/// The input stage of [`run`] (shared with [`crate::sweep`]): validates `config`, reads the
+/// ground truth (first, so a bad label file fails before the expensive stages), then reads the
+/// cached k-NN table or loads the features and searches. Sets `timings.load` and `timings.knn`.
 ///
 /// # Errors
 ///
-/// Any input, parameter or faiss error, naming the file or option.
-pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
+/// Any input, parameter or faiss error, naming the file or option; a cached table with fewer
+/// than `config.knn.k` slots is an [`Error::InvalidParameter`] for `--k`, ground truth of the
+/// wrong length an [`Error::CountMismatch`].
+pub fn load_inputs(config: &RunConfig, timings: &mut Timings, progress: &dyn Progress) -> Result<Inputs> {
     config.validate()?;
-    let started = Instant::now();
-    let mut timings = Timings::default();
-
     let truth = match &config.truth {
         Some(path) => Some((path, read_labels(path)?)),
         None => None,
@@ -135,6 +147,18 @@ pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
     if let Some(cache) = &config.knn_cache {
         check_truth_count(&truth, knn.n, cache)?;
     }
+    Ok(Inputs { knn, dim, truth: truth.map(|(_, labels)| labels) })
+}
+
+/// Runs the main job.
+///
+/// # Errors
+///
+/// Any input, parameter or faiss error, naming the file or option.
+pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
+    let started = Instant::now();
+    let mut timings = Timings::default();
+    let Inputs { knn, dim, truth } = load_inputs(config, &mut timings, progress)?;
 
     let t = Instant::now();
     progress.start("graph", None);
@@ -157,7 +181,7 @@ pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
     timings.labels = t.elapsed().as_secs_f64();
 
     let scores = match &truth {
-        Some((_, truth)) => {
+        Some(truth) => {
             let t = Instant::now();
             let truth_scores = score(truth, &labels)?;
             timings.eval = t.elapsed().as_secs_f64();
@@ -185,7 +209,8 @@ fn check_truth_count(truth: &Option<(&PathBuf, Vec<i64>)>, n: usize, source: &st
     }
 }
 
-fn score(truth: &[i64], labels: &[u32]) -> Result<Scores> {
+/// Scores cluster labels against ground truth.
+pub(crate) fn score(truth: &[i64], labels: &[u32]) -> Result<Scores> {
     let pred: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
     evaluate(truth, &pred)
 }

@@ -2,3 +2,4 @@
 //! binary linking a static faiss).
 
 mod oracle;
+mod synth_sweep;

@@ -1,0 +1,103 @@
+//! `face-cluster synth` and `face-cluster sweep` through the binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn face_cluster(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_face-cluster")).args(args).output().expect("the binary runs")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+#[test]
+fn synth_then_sweep_with_json_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = face_cluster(&["synth", "--n", "1500", "--dim", "32", "--seed", "3", "-o", path(&data)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1500 rows x 32") && stderr.contains("identities"), "{stderr}");
+    for file in ["feats.npy", "feats.bin", "labels.meta"] {
+        assert!(data.join(file).is_file(), "{file}");
+    }
+    // Same seed, same bytes.
+    let again = dir.path().join("again");
+    let out = face_cluster(&["synth", "--n", "1500", "--dim", "32", "--seed", "3", "-o", path(&again), "-q"]);
+    assert!(out.status.success() && out.stderr.is_empty());
+    assert_eq!(std::fs::read(data.join("feats.npy")).unwrap(), std::fs::read(again.join("feats.npy")).unwrap());
+
+    let plot = dir.path().join("sweep.svg");
+    let feats = data.join("feats.npy");
+    let labels = data.join("labels.meta");
+    let out = face_cluster(&[
+        "sweep",
+        path(&feats),
+        "--labels",
+        path(&labels),
+        "--k",
+        "10,20",
+        "--min-sim",
+        "0.5:0.6:0.05",
+        "--json",
+        "--plot",
+        path(&plot),
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    let grid: Vec<(u64, f64)> =
+        cells.iter().map(|c| (c["k"].as_u64().unwrap(), (c["min_sim"].as_f64().unwrap() * 100.0).round())).collect();
+    assert_eq!(grid, [(10, 50.0), (10, 55.0), (10, 60.0), (20, 50.0), (20, 55.0), (20, 60.0)]);
+    let best = json["best"].as_u64().unwrap() as usize;
+    assert_eq!(cells[best]["best"], true);
+    assert_eq!(json["params"]["knn_k"], 20);
+    assert!(std::fs::read_to_string(&plot).unwrap().contains("</svg>"));
+
+    // The Markdown table, from a cached k-NN table.
+    let knn = dir.path().join("knn.npz");
+    let out = face_cluster(&["knn", path(&feats), "-k", "20", "-o", path(&knn), "-q"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = face_cluster(&["sweep", "--knn", path(&knn), "--labels", path(&labels), "--k", "10,20", "-q"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("| k | min_sim | pairwise P |"), "{table}");
+    assert_eq!(table.lines().filter(|l| l.starts_with("| ")).count(), 3, "{table}");
+    assert!(table.contains("Best pairwise F"), "{table}");
+
+    // A cache with fewer slots than the largest k is an error naming --k, and no plot appears.
+    let plot2 = dir.path().join("none.svg");
+    let out =
+        face_cluster(&["sweep", "--knn", path(&knn), "--labels", path(&labels), "--k", "30", "--plot", path(&plot2)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("face-cluster: error: invalid --k"), "{stderr}");
+    assert!(!plot2.exists());
+}
+
+#[test]
+fn bad_grids_are_usage_errors() {
+    let out = face_cluster(&["sweep", "f.npy", "--labels", "gt", "--min-sim", "0.5:0.7"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--min-sim") && stderr.contains("START:STOP:STEP"), "{stderr}");
+}
+
+#[test]
+fn synth_errors_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let out = face_cluster(&["synth", "--n", "10", "-o", path(&blocker.join("sub"))]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("face-cluster: error: ") && stderr.contains("sub"), "{stderr}");
+
+    let out = face_cluster(&["synth", "--n", "10", "--junk-fraction", "2", "-o", path(&dir.path().join("d"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --junk-fraction"));
+    assert!(!dir.path().join("d").exists(), "parameters are checked before the folder is made");
+}
