@@ -24,14 +24,39 @@ const AGGREGATED_LOOP_LIMIT: usize = 20;
 /// Modules per parallel work unit when aggregating.
 const CHUNK: usize = 2048;
 
+/// Where a module's entry in the [`Accumulator`] is: valid only while `stamp` equals the
+/// accumulator's current generation.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mark {
+    stamp: u32,
+    slot: u32,
+}
+
+/// Storage of one [`Mark`] per module.
+trait Marks {
+    fn mark(&mut self, m: usize) -> &mut Mark;
+    fn clear_marks(&mut self);
+}
+
+impl Marks for Vec<Mark> {
+    #[inline]
+    fn mark(&mut self, m: usize) -> &mut Mark {
+        &mut self[m]
+    }
+
+    fn clear_marks(&mut self) {
+        self.iter_mut().for_each(|k| *k = Mark::default());
+    }
+}
+
 /// Sparse accumulator of link flow from one item to each neighbouring module.
 ///
-/// Entries keep insertion order. `reset` is O(1): slots are valid only when stamped with the
-/// current generation.
+/// Entries keep insertion order. `reset` is O(1): a module's [`Mark`] is valid only when
+/// stamped with the current generation. The marks live with the caller's per-module data (in
+/// the optimiser, in the same cache line as the module's flows), so finding a module's entry
+/// costs no extra cache miss.
 #[derive(Debug, Default)]
 struct Accumulator {
-    slot: Vec<u32>,
-    stamp: Vec<u32>,
     generation: u32,
     module: Vec<u32>,
     out_flow: Vec<f64>,
@@ -41,15 +66,11 @@ struct Accumulator {
 }
 
 impl Accumulator {
-    fn with_capacity(n: usize) -> Self {
-        Accumulator { slot: vec![0; n], stamp: vec![0; n], generation: 0, ..Default::default() }
-    }
-
     #[inline]
-    fn reset(&mut self) {
+    fn reset(&mut self, marks: &mut impl Marks) {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            self.stamp.iter_mut().for_each(|s| *s = 0);
+            marks.clear_marks();
             self.generation = 1;
         }
         self.module.clear();
@@ -60,14 +81,13 @@ impl Accumulator {
 
     /// Index of module `m`'s entry, created with zero flow if absent.
     #[inline]
-    fn touch(&mut self, m: u32) -> usize {
-        let mi = m as usize;
-        if self.stamp[mi] == self.generation {
-            self.slot[mi] as usize
+    fn touch(&mut self, m: u32, marks: &mut impl Marks) -> usize {
+        let mark = marks.mark(m as usize);
+        if mark.stamp == self.generation {
+            mark.slot as usize
         } else {
-            self.stamp[mi] = self.generation;
             let idx = self.module.len();
-            self.slot[mi] = idx as u32;
+            *mark = Mark { stamp: self.generation, slot: idx as u32 };
             self.module.push(m);
             self.out_flow.push(0.0);
             self.in_flow.push(0.0);
@@ -77,8 +97,8 @@ impl Accumulator {
     }
 
     #[inline]
-    fn add(&mut self, m: u32, out_flow: f64, in_flow: f64) {
-        let i = self.touch(m);
+    fn add(&mut self, m: u32, out_flow: f64, in_flow: f64, marks: &mut impl Marks) {
+        let i = self.touch(m, marks);
         self.out_flow[i] += out_flow;
         self.in_flow[i] += in_flow;
         self.links[i] += u32::from(out_flow > 0.0) + u32::from(in_flow > 0.0);
@@ -109,6 +129,19 @@ struct ModuleData {
     plogp_enter: f64,
     plogp_exit: f64,
     plogp_exit_flow: f64,
+    /// The module's entry in the sweep's accumulator.
+    mark: Mark,
+}
+
+impl Marks for Vec<ModuleData> {
+    #[inline]
+    fn mark(&mut self, m: usize) -> &mut Mark {
+        &mut self[m].mark
+    }
+
+    fn clear_marks(&mut self) {
+        self.iter_mut().for_each(|d| d.mark = Mark::default());
+    }
 }
 
 impl ModuleData {
@@ -120,6 +153,7 @@ impl ModuleData {
             plogp_enter: plogp(enter),
             plogp_exit: plogp(exit),
             plogp_exit_flow: plogp(exit + flow),
+            mark: Mark::default(),
         }
     }
 }
@@ -179,7 +213,7 @@ impl<'a> Level<'a> {
             flow_log_flow: 0.0,
             codelength: 0.0,
             order: (0..n as u32).collect(),
-            acc: Accumulator::with_capacity(n),
+            acc: Accumulator::default(),
             neighbour_modules: Vec::new(),
         };
         level.recompute_terms();
@@ -279,7 +313,7 @@ impl<'a> Level<'a> {
             if freeze && self.members[a as usize] > 1 {
                 continue;
             }
-            self.acc.reset();
+            self.acc.reset(&mut self.data);
             // Leaf-level sweeps are bound by memory latency: items are visited in random order,
             // so a visit's neighbour modules are rarely in cache. Gather the modules first, then
             // read their data in one independent batch of loads, so the misses overlap instead
@@ -288,25 +322,25 @@ impl<'a> Level<'a> {
             self.neighbour_modules.extend(net.edges(v).map(|e| self.module[net.neighbour[e] as usize]));
             let mut warm = 0.0;
             for &m in &self.neighbour_modules {
-                warm += self.data[m as usize].enter + f64::from(self.acc.stamp[m as usize]);
+                warm += self.data[m as usize].enter;
             }
             std::hint::black_box(warm);
             let mut degree = 0usize;
             for (e, &m) in net.edges(v).zip(&self.neighbour_modules) {
                 let (o, i) = (net.out_flow[e], net.in_flow[e]);
                 degree += usize::from(o > 0.0) + usize::from(i > 0.0);
-                self.acc.add(m, o, i);
+                self.acc.add(m, o, i, &mut self.data);
             }
             if degree <= self.cfg.max_degree_for_random_moves {
                 for _ in 0..random_moves {
                     let r = self.order[rng.below(n as u64) as usize] as usize;
-                    self.acc.touch(self.module[r]);
+                    self.acc.touch(self.module[r], &mut self.data);
                 }
             }
-            let own = self.acc.touch(a);
+            let own = self.acc.touch(a, &mut self.data);
             if self.members[a as usize] > 1 {
                 if let Some(&e) = self.empty.last() {
-                    self.acc.touch(e);
+                    self.acc.touch(e, &mut self.data);
                 }
             }
 
@@ -444,18 +478,18 @@ fn aggregate(net: &FlowNetwork, module: &[u32], data: impl Fn(usize) -> (f64, f6
     let chunks: Vec<Chunk> = (0..count.div_ceil(CHUNK))
         .into_par_iter()
         .map_init(
-            || Accumulator::with_capacity(count),
-            |acc, c| {
+            || (Accumulator::default(), vec![Mark::default(); count]),
+            |(acc, marks), c| {
                 let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(count));
                 let mut degrees = Vec::with_capacity(hi - lo);
                 let (mut nb, mut of, mut inf) = (Vec::new(), Vec::new(), Vec::new());
                 for m in lo..hi {
-                    acc.reset();
+                    acc.reset(marks);
                     for &i in &members[member_offsets[m]..member_offsets[m + 1]] {
                         for e in net.edges(i as usize) {
                             let t = item_new[net.neighbour[e] as usize];
                             if t as usize != m {
-                                let k = acc.touch(t);
+                                let k = acc.touch(t, marks);
                                 acc.out_flow[k] += net.out_flow[e];
                                 acc.in_flow[k] += net.in_flow[e];
                             }
