@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// cluster label per input row (stdout by default). Given ground truth (--labels), it also
 /// reports pairwise and BCubed precision/recall/F and NMI.
 ///
-/// Exit status: 0 on success, 1 on a runtime or input error, 2 on a usage error.
+/// Exit status: 0 on success (also when stdout is closed early, as by `| head`), 1 on a runtime
+/// or input error, 2 on a usage error, 128 + the signal number when interrupted (130 for Ctrl-C;
+/// no partial output file is left).
 #[derive(Debug, Parser)]
 #[command(
     name = "face-cluster",
