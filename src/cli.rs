@@ -88,7 +88,8 @@ pub enum FormatArg {
 /// k-NN search options.
 #[derive(Debug, Args, Clone)]
 pub struct SearchArgs {
-    /// Neighbours searched per row, the row itself included (as in the seed).
+    /// Neighbours searched per row, the row itself included (as in the seed); at least 1 and
+    /// smaller than the number of rows.
     #[arg(short = 'k', long = "k", default_value_t = 50)]
     pub k: usize,
 
