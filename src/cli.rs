@@ -14,7 +14,9 @@ use face_cluster::synth::SynthConfig;
 /// cluster label per input row (stdout by default). Given ground truth (--labels), it also
 /// reports pairwise and BCubed precision/recall/F and NMI.
 ///
-/// Exit status: 0 on success, 1 on a runtime or input error, 2 on a usage error.
+/// Exit status: 0 on success (also when stdout is closed early, as by `| head`), 1 on a runtime
+/// or input error, 2 on a usage error, 128 + the signal number when interrupted (130 for Ctrl-C;
+/// no partial output file is left).
 #[derive(Debug, Parser)]
 #[command(
     name = "face-cluster",
@@ -93,7 +95,8 @@ pub enum FormatArg {
 /// k-NN search options.
 #[derive(Debug, Args, Clone)]
 pub struct SearchArgs {
-    /// Neighbours searched per row, the row itself included (as in the seed).
+    /// Neighbours searched per row, the row itself included (as in the seed); at least 1 and
+    /// smaller than the number of rows.
     #[arg(short = 'k', long = "k", default_value_t = 50)]
     pub k: usize,
 

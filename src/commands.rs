@@ -132,7 +132,10 @@ fn flow_model(flow: FlowArg) -> FlowModel {
 
 /// `face-cluster knn`: search and save the table.
 fn knn(args: &KnnArgs, progress: &StderrProgress) -> Result<()> {
-    // Fail on a bad output path before the search, not after it.
+    // Fail on a bad parameter or output path before the search, not after it.
+    if args.search.k == 0 {
+        bail!(Error::invalid("--k", "must be at least 1"));
+    }
     let probe = AtomicFile::create(&args.output)?;
     drop(probe);
     let started = Instant::now();

@@ -127,6 +127,18 @@ pub fn load_inputs(config: &RunConfig, timings: &mut Timings, progress: &dyn Pro
                     format!("{} is more than the {} neighbours stored in {}", config.knn.k, knn.k, cache.display()),
                 ));
             }
+            // As for a search (see `build_knn`): k counts the row itself, so k >= n is no k-NN.
+            if config.knn.k >= knn.n {
+                return Err(Error::invalid(
+                    "--k",
+                    format!(
+                        "k = {} must be smaller than the number of rows ({}) of {}",
+                        config.knn.k,
+                        knn.n,
+                        cache.display()
+                    ),
+                ));
+            }
             (knn, None)
         }
         None => {

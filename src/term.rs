@@ -2,6 +2,10 @@
 //!
 //! On a terminal, a stage shows a live `stage: done/total (pct%, ETA)` line; off a terminal
 //! (logs, CI), one line per finished stage with its elapsed time. `-q` silences both.
+//!
+//! A stage's "done" line is held back until the next stage starts or a note is printed: a stage
+//! ends (and `finish` is called) whether or not its work succeeded, so a run that fails ends with
+//! its one error line rather than with a line claiming the failed stage was done.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +20,8 @@ pub struct StderrProgress {
     tty: bool,
     state: Mutex<Option<Stage>>,
     done: AtomicU64,
+    /// The "done" line of the last finished stage, not yet printed.
+    pending: Mutex<Option<String>>,
 }
 
 struct Stage {
@@ -28,12 +34,26 @@ struct Stage {
 impl StderrProgress {
     /// A renderer; `quiet` turns it off.
     pub fn new(quiet: bool) -> Self {
-        StderrProgress { quiet, tty: std::io::stderr().is_terminal(), state: Mutex::new(None), done: AtomicU64::new(0) }
+        StderrProgress {
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+            state: Mutex::new(None),
+            done: AtomicU64::new(0),
+            pending: Mutex::new(None),
+        }
     }
 
     /// Prints a line unless quiet.
     pub fn note(&self, line: &str) {
         if !self.quiet {
+            self.print_pending();
+            eprintln!("{line}");
+        }
+    }
+
+    /// Prints the held-back "done" line of the last stage, if any.
+    fn print_pending(&self) {
+        if let Some(line) = self.pending.lock().expect("progress lock").take() {
             eprintln!("{line}");
         }
     }
@@ -44,6 +64,7 @@ impl Progress for StderrProgress {
         if self.quiet {
             return;
         }
+        self.print_pending();
         self.done.store(0, Ordering::Relaxed);
         let now = Instant::now();
         *self.state.lock().expect("progress lock") =
@@ -80,8 +101,12 @@ impl Progress for StderrProgress {
         }
         if let Some(stage) = self.state.lock().expect("progress lock").take() {
             let secs = stage.started.elapsed().as_secs_f64();
-            let clear = if self.tty { "\r\x1b[2K" } else { "" };
-            eprintln!("{clear}{}: done in {secs:.2}s", stage.name);
+            if self.tty {
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[2K");
+                let _ = err.flush();
+            }
+            *self.pending.lock().expect("progress lock") = Some(format!("{}: done in {secs:.2}s", stage.name));
         }
     }
 }

@@ -5,12 +5,44 @@
 //! Dropped without a commit (an error, a panic), it removes the temporary file, so a failed run
 //! leaves neither a partial file nor a damaged older one. Creating it up front, before the
 //! expensive stages, also checks early that the folder exists and is writable.
+//!
+//! # Interruption
+//!
+//! A signal that ends the process skips every `Drop`, so the temporary files of live
+//! `AtomicFile`s are also kept in a process-wide registry. A signal handler calls
+//! [`AtomicFile::abort_all`] before it exits: that removes them, and makes any later create or
+//! commit fail, so no temporary file and no half-renamed output survives the interruption.
+//! Creating (open + register), committing (rename + unregister) and dropping (remove +
+//! unregister) each happen under the registry's lock, so they are atomic with respect to
+//! `abort_all`.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
+
+/// The temporary files of the live [`AtomicFile`]s.
+struct Registry {
+    /// Set by [`AtomicFile::abort_all`]: nothing may be created or committed any more.
+    aborted: bool,
+    /// Temporary paths not yet renamed or removed.
+    temps: Vec<PathBuf>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { aborted: false, temps: Vec::new() });
+
+/// The registry, even if a thread panicked while holding it (its data stays consistent: every
+/// update is a single push or removal).
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The error of a create or commit after [`AtomicFile::abort_all`].
+fn aborted(target: &Path) -> Error {
+    Error::io(target, io::Error::new(io::ErrorKind::Interrupted, "interrupted"))
+}
 
 /// A buffered writer to a temporary file that becomes `target` on [`commit`](Self::commit).
 #[derive(Debug)]
@@ -35,21 +67,36 @@ impl AtomicFile {
         if target.is_dir() {
             return Err(Error::format(target, "is a directory, not a file"));
         }
+        let mut registry = registry();
+        if registry.aborted {
+            return Err(aborted(target));
+        }
         let mut attempt = 0u32;
         loop {
             let temp = dir.join(format!(".{name}.tmp{}.{attempt}", std::process::id()));
             match fs::OpenOptions::new().write(true).create_new(true).open(&temp) {
                 Ok(file) => {
+                    registry.temps.push(temp.clone());
                     return Ok(AtomicFile {
                         target: target.to_path_buf(),
                         temp,
                         writer: Some(BufWriter::with_capacity(1 << 20, file)),
-                    })
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 1000 => attempt += 1,
                 Err(e) => return Err(Error::io(target, e)),
             }
         }
+    }
+
+    /// Removes the temporary file of every live `AtomicFile` and makes every later
+    /// [`create`](Self::create) and [`commit`](Self::commit) fail; returns how many files were
+    /// removed. For a signal handler that is about to end the process: the targets keep whatever
+    /// they held before (or stay absent). Safe to call from any thread, at any time.
+    pub fn abort_all() -> usize {
+        let mut registry = registry();
+        registry.aborted = true;
+        registry.temps.drain(..).filter(|temp| fs::remove_file(temp).is_ok()).count()
     }
 
     /// The final path.
@@ -64,12 +111,18 @@ impl AtomicFile {
     /// [`Error::Io`] naming the target; the temporary file is removed.
     pub fn commit(mut self) -> Result<()> {
         let writer = self.writer.take().expect("writer is present until commit");
-        let result = writer
+        writer
             .into_inner()
             .map_err(|e| e.into_error())
             .and_then(|file| file.sync_all())
-            .and_then(|()| fs::rename(&self.temp, &self.target));
-        result.map_err(|e| Error::io(&self.target, e))
+            .map_err(|e| Error::io(&self.target, e))?;
+        let mut registry = registry();
+        if registry.aborted {
+            return Err(aborted(&self.target));
+        }
+        fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        registry.temps.retain(|t| *t != self.temp);
+        Ok(())
         // On error, Drop removes the temporary file.
     }
 }
@@ -94,8 +147,13 @@ impl Seek for AtomicFile {
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        // After a successful commit the temporary name no longer exists; the error is ignored.
-        let _ = fs::remove_file(&self.temp);
+        let mut registry = registry();
+        if let Some(i) = registry.temps.iter().position(|t| *t == self.temp) {
+            // Not committed (a commit unregisters): the file is ours to remove. The error is
+            // ignored: there is nothing better to do in a destructor.
+            let _ = fs::remove_file(&self.temp);
+            registry.temps.swap_remove(i);
+        }
     }
 }
 
@@ -139,6 +197,24 @@ mod tests {
         assert_eq!(f.seek(SeekFrom::End(0)).unwrap(), 9);
         f.commit().unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"head-tail");
+    }
+
+    #[test]
+    fn live_temporary_files_are_registered_until_commit_or_drop() {
+        // `abort_all` itself is tested through the binary (tests/integration/interrupt.rs): it
+        // would stop every other test in this process from writing.
+        let dir = tempfile::tempdir().unwrap();
+        let registered = |temp: &Path| registry().temps.iter().any(|t| t == temp);
+        let f = AtomicFile::create(&dir.path().join("a.txt")).unwrap();
+        let temp = f.temp.clone();
+        assert!(registered(&temp));
+        f.commit().unwrap();
+        assert!(!registered(&temp));
+        let f = AtomicFile::create(&dir.path().join("b.txt")).unwrap();
+        let temp = f.temp.clone();
+        assert!(registered(&temp) && temp.exists());
+        drop(f);
+        assert!(!registered(&temp) && !temp.exists());
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! Integration tests: one test binary (each file directly under `tests/` would be a separate
 //! binary linking a static faiss).
 
+mod alloc;
+mod bad_input;
+mod common;
+mod determinism;
+mod fuzz;
+mod interrupt;
 mod oracle;
 mod synth_sweep;
