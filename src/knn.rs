@@ -44,7 +44,9 @@
 //! the BLAS `sgemm`, and an OpenBLAS built with pthreads (the Debian and Ubuntu default) has its
 //! own thread pool, sized by `OPENBLAS_NUM_THREADS`: the library cannot set that one, because
 //! faiss links the generic `libblas` interface, which does not export OpenBLAS's
-//! `openblas_set_num_threads`.
+//! `openblas_set_num_threads`. BLAS results depend in their last bits on that thread count, so
+//! the similarities stored in the table are recomputed for each kept neighbour with [`dot`], in
+//! a fixed order: the table depends on the features alone (ties at the `k`-th slot aside).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
@@ -55,6 +57,7 @@ use faiss::index::autotune::ParameterSpace;
 use faiss::{index_factory, Idx, Index, MetricType};
 use ndarray::{Array2, ArrayView2};
 use ndarray_npy::{NpzReader, NpzWriter, ReadNpzError, WriteNpzError};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::features::Features;
@@ -357,23 +360,28 @@ pub fn build_knn(features: &Features, config: &KnnConfig, progress: &dyn Progres
 
     let mut ids = vec![NONE; n * k];
     let mut sims = vec![f32::NEG_INFINITY; n * k];
-    let mut scratch = Vec::with_capacity(k);
     for start in (0..n).step_by(config.batch_rows) {
         let end = (start + config.batch_rows).min(n);
         let result = index.search(&data[start * d..end * d], k).map_err(faiss_err("searching"))?;
         let out = start * k..end * k;
-        for (((labels, dists), row_ids), row_sims) in result
+        // Rows are independent: canonicalise them in parallel, each into its own slots.
+        result
             .labels
-            .chunks_exact(k)
-            .zip(result.distances.chunks_exact(k))
-            .zip(ids[out.clone()].chunks_exact_mut(k))
-            .zip(sims[out].chunks_exact_mut(k))
-        {
-            canonicalise_row(labels, dists, n, &mut scratch, row_ids, row_sims).map_err(|id| Error::Faiss {
+            .par_chunks_exact(k)
+            .zip(ids[out.clone()].par_chunks_exact_mut(k))
+            .zip(sims[out].par_chunks_exact_mut(k))
+            .enumerate()
+            .try_for_each_init(
+                || Vec::with_capacity(k),
+                |scratch, (r, ((labels, row_ids), row_sims))| {
+                    let query = features.row(start + r);
+                    canonicalise_row(labels, n, scratch, row_ids, row_sims, |j| dot(query, features.row(j as usize)))
+                },
+            )
+            .map_err(|id| Error::Faiss {
                 context: context("searching"),
                 message: format!("returned neighbour id {id}, outside [0, {n})"),
             })?;
-        }
         progress.advance((end - start) as u64);
     }
     Ok(Knn { n, k, ids, sims })
@@ -429,31 +437,33 @@ fn set_search_parameters(index: &faiss::index::IndexImpl, config: &KnnConfig) ->
     Ok(())
 }
 
-/// Writes one faiss result row into the table in canonical form (see the module docs).
+/// Writes one faiss result row into the table in canonical form (see the module docs), with
+/// similarities from `sim_of(id)` rather than faiss's own.
 ///
-/// `labels` and `dists` are faiss's row; `scratch` is reused across rows. Returns the offending
-/// label when faiss returned an id other than -1 outside `[0, n)`.
+/// faiss computes similarities with BLAS, whose summation order (and so the last bits of the
+/// result) depends on how many threads OpenBLAS runs. Recomputing each kept neighbour's
+/// similarity with [`dot`] makes the table a function of the features alone; it costs `n k d`
+/// operations against the `n^2 d` of the search.
 fn canonicalise_row(
     labels: &[Idx],
-    dists: &[f32],
     n: usize,
     scratch: &mut Vec<(f32, u32)>,
     ids: &mut [u32],
     sims: &mut [f32],
+    sim_of: impl Fn(u32) -> f32,
 ) -> std::result::Result<(), i64> {
     scratch.clear();
-    for (&label, &sim) in labels.iter().zip(dists) {
+    for &label in labels {
         if label.is_none() {
             continue;
         }
         let raw = label.to_native();
         match usize::try_from(raw) {
             // n <= MAX_ROWS, so the id fits u32 and is never NONE.
-            Ok(id) if id < n => scratch.push((sim, id as u32)),
+            Ok(id) if id < n => scratch.push((sim_of(id as u32), id as u32)),
             _ => return Err(raw),
         }
     }
-    // faiss already sorts by similarity; this orders ties and is cheap on sorted input.
     scratch.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let filled = scratch.len();
     for (slot, &(sim, id)) in scratch.iter().enumerate() {
@@ -463,6 +473,23 @@ fn canonicalise_row(
     ids[filled..].fill(NONE);
     sims[filled..].fill(f32::NEG_INFINITY);
     Ok(())
+}
+
+/// Inner product in a fixed order (eight interleaved partial sums, combined pairwise), so the
+/// result is the same bits on every run and thread count.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (a_tail, b_tail) = (a8.remainder(), b8.remainder());
+    for (x, y) in a8.zip(b8) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    for (l, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
+        acc[l] += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
 extern "C" {
@@ -627,13 +654,13 @@ pub(crate) mod tests {
     #[test]
     fn canonicalise_drops_missing_sorts_ties_and_pads() {
         let labels: Vec<Idx> = [7, -1, 3, 9, 1, -1].iter().map(|&x| Idx::from(x)).collect();
-        let dists = [0.9, f32::NEG_INFINITY, 0.5, 0.9, 0.5, f32::NEG_INFINITY];
+        let sim_of = |id: u32| if id == 7 || id == 9 { 0.9 } else { 0.5 };
         let (mut ids, mut sims) = (vec![0; 6], vec![0.0; 6]);
-        canonicalise_row(&labels, &dists, 10, &mut Vec::new(), &mut ids, &mut sims).unwrap();
+        canonicalise_row(&labels, 10, &mut Vec::new(), &mut ids, &mut sims, sim_of).unwrap();
         assert_eq!(ids, [7, 9, 1, 3, NONE, NONE]);
         assert_eq!(sims, [0.9, 0.9, 0.5, 0.5, f32::NEG_INFINITY, f32::NEG_INFINITY]);
         let bad = [Idx::from(10)];
-        let e = canonicalise_row(&bad, &[0.1], 10, &mut Vec::new(), &mut ids[..1], &mut sims[..1]);
+        let e = canonicalise_row(&bad, 10, &mut Vec::new(), &mut ids[..1], &mut sims[..1], sim_of);
         assert_eq!(e, Err(10));
     }
 
