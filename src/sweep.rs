@@ -202,7 +202,7 @@ pub fn run(config: &SweepConfig, progress: &dyn Progress) -> Result<SweepOutput>
             ks: config.ks.clone(),
             min_sims: config.min_sims.clone(),
             knn_k: loaded.knn.k,
-            index: inputs.knn.index.clone(),
+            index: loaded.search.as_ref().map_or_else(|| inputs.knn.index.clone(), |s| s.resolved.index.clone()),
             normalize: inputs.load.normalize,
             flow: inputs.infomap.flow_model,
             trials: inputs.infomap.trials,

@@ -37,6 +37,7 @@ fn cluster_lfw(threads: &str) -> (Vec<u8>, serde_json::Value) {
     let object = report.as_object_mut().unwrap();
     object.remove("timings_secs").expect("timings in the report");
     object.remove("peak_rss_bytes").expect("peak RSS in the report");
+    object.remove("peak_rss_bytes_by_stage").expect("peak RSS per stage in the report");
     assert_eq!(object["params"]["threads"].as_u64().unwrap().to_string(), threads);
     object["params"].as_object_mut().unwrap().remove("threads");
     (labels, report)

@@ -9,4 +9,5 @@ mod fuzz;
 mod interrupt;
 mod oracle;
 mod reproduce;
+mod scale;
 mod synth_sweep;
