@@ -18,6 +18,7 @@
 //! [`sweep`] runs the stages after the search over a grid of `(k, min_sim)` and scores each cell;
 //! [`synth`] draws synthetic face-like embeddings with identity labels, of any size.
 
+pub mod edges;
 pub mod error;
 pub mod features;
 pub mod graph;
