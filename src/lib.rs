@@ -25,6 +25,7 @@ pub mod graph;
 pub mod infomap;
 pub mod io;
 pub mod knn;
+pub mod lonely;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;
