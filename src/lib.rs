@@ -33,6 +33,7 @@ pub mod report;
 pub mod rng;
 pub mod sweep;
 pub mod synth;
+pub mod threshold;
 
 pub use error::{Error, Result};
 pub use features::Features;
