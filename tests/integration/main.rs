@@ -8,4 +8,5 @@ mod determinism;
 mod fuzz;
 mod interrupt;
 mod oracle;
+mod quality;
 mod synth_sweep;
