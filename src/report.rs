@@ -372,7 +372,7 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "infomap ({:?}): {} modules, codelength {:.6} bits (one module: {:.6})",
+            "infomap ({}): {} modules, codelength {:.6} bits (one module: {:.6})",
             p.flow, self.infomap.modules, self.infomap.codelength_bits, self.infomap.one_level_codelength_bits
         );
         let _ = writeln!(

@@ -15,6 +15,8 @@ Graphs (k-NN with faiss IndexFlatIP on L2-normalised rows; links i->j, j != i, s
                      noise 0.15, k=20, min_sim=0.3
   planted-100k       100,000 x 64-D, 1,000 planted clusters of long-tailed sizes, noise 0.15,
                      k=41 (40 neighbours besides self), min_sim=0.3: about 4M links
+  synth-20k,         `face-cluster synth --n N --dim 256 --seed 1` (face-like, long-tailed
+  synth-100k         identities), k=50, min_sim=0.58 (the seed's setting)
 
 Usage (from the repository root, after `cargo build --release`; the binary is taken from
 $FACE_CLUSTER, else $CARGO_TARGET_DIR/release, else target/release):
@@ -78,7 +80,20 @@ GRAPHS = {
     "lfw-a-dense": dict(source="lfw-a", k=50, min_sim=0.93),
     "planted-20k": dict(planted=(20000, 8, 64, 0.15, 0, False), k=20, min_sim=0.3),
     "planted-100k": dict(planted=(100000, 1000, 64, 0.15, 1, True), k=41, min_sim=0.3),
+    # face-like sets of `face-cluster synth` (256-d, seed 1) at the seed's setting.
+    "synth-20k": dict(synth=20000, k=50, min_sim=0.58),
+    "synth-100k": dict(synth=100000, k=50, min_sim=0.58),
 }
+
+
+def synth_features(n):
+    """The features of `face-cluster synth --n N --dim 256 --seed 1`, written once to bench/out."""
+    folder = os.path.join(OUT, f"synth-{n}")
+    path = os.path.join(folder, "feats.npy")
+    if not os.path.exists(path):
+        subprocess.run([binary(), "synth", "--n", str(n), "--dim", "256", "--seed", "1", "-o", folder, "-q"],
+                       check=True)
+    return np.load(path)
 
 
 def knn_links(feats, k, min_sim):
@@ -103,6 +118,8 @@ def graph_file(name):
         spec = GRAPHS[name]
         if "source" in spec:
             feats = np.load(dataset_path(spec["source"]))
+        elif "synth" in spec:
+            feats = synth_features(spec["synth"])
         else:
             feats, _ = planted(*spec["planted"])
         src, dst, w = knn_links(feats, spec["k"], spec["min_sim"])

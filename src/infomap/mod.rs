@@ -62,6 +62,16 @@ pub enum FlowModel {
     Undirected,
 }
 
+impl std::fmt::Display for FlowModel {
+    /// The name the CLI and the JSON report use: `directed`, `undirected`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FlowModel::Directed => "directed",
+            FlowModel::Undirected => "undirected",
+        })
+    }
+}
+
 /// Settings of the search, with the reference's defaults (spec §7).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InfomapConfig {
