@@ -55,6 +55,7 @@ use std::path::Path;
 
 use std::time::Instant;
 
+use faiss::cluster::{Clustering, ClusteringParameters};
 use faiss::index::autotune::ParameterSpace;
 use faiss::index::flat::FlatIndex;
 use faiss::{index_factory, Idx, Index, MetricType};
@@ -419,6 +420,9 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
     let faiss_err = |doing: &'static str| {
         move |e: faiss::error::Error| Error::Faiss { context: context(doing), message: faiss_message(&e) }
     };
+    if let Some(nlist) = parse_ivf_join(&config.index) {
+        return ivf_join(features, config, nlist, progress);
+    }
 
     let started = Instant::now();
     let mut index = index_factory(d_u32, &config.index, MetricType::InnerProduct).map_err(faiss_err("creating"))?;
@@ -471,6 +475,198 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
         progress.advance((end - start) as u64);
     }
     let stats = SearchStats { resolved: config.clone(), build_secs, search_secs: started.elapsed().as_secs_f64() };
+    Ok((Knn { n, k, ids, sims }, stats))
+}
+
+/// The number of lists of an `IVFJoin<nlist>` index string (any letter case), or `None` for
+/// any other string.
+pub fn parse_ivf_join(index: &str) -> Option<usize> {
+    let prefix = index.get(..IVF_JOIN.len())?;
+    if !prefix.eq_ignore_ascii_case(IVF_JOIN) {
+        return None;
+    }
+    index[IVF_JOIN.len()..].parse().ok().filter(|&nlist| nlist > 0)
+}
+
+/// The name of the inverted-file self-join ([`ivf_join`]) in index strings: `IVFJoin<nlist>`.
+pub const IVF_JOIN: &str = "IVFJoin";
+
+/// Lists probed by default by an `IVFJoin` search when `nprobe` is not given.
+pub const IVF_JOIN_DEFAULT_NPROBE: usize = 8;
+
+/// The inverted-file self-join: an approximate k-NN of every row against all rows that runs at
+/// BLAS speed.
+///
+/// faiss's own IVF search scans each query's lists one vector at a time (`fvec_inner_product`);
+/// in the portable build faiss-sys makes (`FAISS_OPT_LEVEL=generic`, SSE only) that loop runs at
+/// about 1 to 3 G multiply-adds per second and core, a twentieth of `sgemm`'s speed, which made
+/// `IVF1024,Flat` slower on 584,000 rows than the exact search is on 300,000 (docs/scale.md).
+/// When the queries *are* the indexed rows, the scan can be reorganised into matrix products:
+///
+/// 1. a coarse quantizer: spherical k-means (faiss `Clustering`, seeded, 10 iterations) of
+///    `nlist` centroids, trained on an evenly strided sample;
+/// 2. every row is assigned to its nearest centroid (faiss `Flat` search of the centroids);
+/// 3. each list's probe set is the `nprobe` lists whose centroids are nearest its own (itself
+///    first);
+/// 4. the rows of each list, as one block of queries, are searched exactly (faiss `Flat`: an
+///    `sgemm` and a heap per query) among the rows of its probe set.
+///
+/// A row's neighbours are thus searched in the lists nearest its own list's centroid rather than
+/// nearest the row itself, which misses a few neighbours of rows on a list's edge; the recall of
+/// the links that matter is measured by [`check_recall`]. Every step is deterministic (fixed
+/// sample and seed; rows canonicalised as for any search).
+///
+/// Memory beyond the features and the table: the centroids, one list's probe set (copied for
+/// faiss) and its results.
+fn ivf_join(features: &Features, config: &KnnConfig, nlist: usize, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
+    let (n, d, k) = (features.n(), features.dim(), config.k);
+    let d_u32 = d as u32; // checked by search_knn
+    let nlist = nlist.min(n);
+    let nprobe = config.nprobe.unwrap_or(IVF_JOIN_DEFAULT_NPROBE).min(nlist);
+    if config.nprobe == Some(0) {
+        return Err(Error::invalid("--nprobe", "must be at least 1"));
+    }
+    if config.ef_search.is_some() {
+        return Err(Error::invalid("--ef-search", format!("index '{}' does not take efSearch (it is not HNSW)", config.index)));
+    }
+    let context = |doing: &str| format!("{doing} index '{}' (n = {n}, d = {d}, k = {k})", config.index);
+    let faiss_err = |doing: &'static str| {
+        move |e: faiss::error::Error| Error::Faiss { context: context(doing), message: faiss_message(&e) }
+    };
+
+    // faiss wraps each BLAS product in OpenMP loops (the per-query heaps) whose idle threads
+    // spin while OpenBLAS's own threads compute: with blocks as small as one list's, that
+    // spinning took three quarters of the time on two cores. One OpenMP thread leaves the
+    // cores to OpenBLAS (and to rayon, which canonicalises the rows).
+    let _one_thread = OneOmpThread::new();
+
+    let started = Instant::now();
+    progress.start("index", None);
+    let index_stage = FinishOnDrop(progress);
+    // 1. Coarse quantizer.
+    let train_rows = n.min(config.max_train_rows.min(nlist * AUTO_TRAIN_ROWS_PER_LIST).max(nlist));
+    let sample = if train_rows < n { strided_sample(features, train_rows) } else { features.as_slice().to_vec() };
+    let mut params = ClusteringParameters::new();
+    params.set_niter(10);
+    params.set_spherical(true);
+    // The sample is already the size wanted: no subsampling inside faiss, no warning below 39.
+    params.set_max_points_per_centroid(u32::try_from(train_rows.div_ceil(nlist)).unwrap_or(u32::MAX).max(1));
+    params.set_min_points_per_centroid(1);
+    let mut clustering =
+        Clustering::new_with_params(d_u32, nlist as u32, &params).map_err(faiss_err("creating the quantizer of"))?;
+    let mut trainer = FlatIndex::new_ip(d_u32).map_err(faiss_err("creating the quantizer of"))?;
+    clustering.train(&sample, &mut trainer).map_err(faiss_err("training"))?;
+    drop(sample);
+    let centroids: Vec<f32> =
+        clustering.centroids().map_err(faiss_err("training"))?.concat();
+    drop(clustering);
+    drop(trainer);
+    let mut quantizer = FlatIndex::new_ip(d_u32).map_err(faiss_err("creating the quantizer of"))?;
+    quantizer.add(&centroids).map_err(faiss_err("training"))?;
+
+    // 2. Assignment, in batches.
+    let mut list_of = vec![0u32; n];
+    let data = features.as_slice();
+    for start in (0..n).step_by(config.batch_rows) {
+        let end = (start + config.batch_rows).min(n);
+        let result = quantizer.search(&data[start * d..end * d], 1).map_err(faiss_err("assigning rows in"))?;
+        for (slot, label) in list_of[start..end].iter_mut().zip(&result.labels) {
+            // A query always has a nearest centroid; -1 only if faiss failed to compare.
+            *slot = label.get().map_or(0, |l| l as u32);
+        }
+    }
+    // Rows grouped by list: members of list c are rows[offsets[c]..offsets[c + 1]], ascending.
+    let mut offsets = vec![0usize; nlist + 1];
+    for &c in &list_of {
+        offsets[c as usize + 1] += 1;
+    }
+    for c in 0..nlist {
+        offsets[c + 1] += offsets[c];
+    }
+    let mut fill = offsets.clone();
+    let mut rows = vec![0u32; n];
+    for (i, &c) in list_of.iter().enumerate() {
+        rows[fill[c as usize]] = i as u32;
+        fill[c as usize] += 1;
+    }
+    drop(list_of);
+
+    // 3. Probe sets: the lists whose centroids are nearest each centroid, itself included.
+    let probes = quantizer.search(&centroids, nprobe).map_err(faiss_err("probing"))?;
+    drop(quantizer);
+    let build_secs = started.elapsed().as_secs_f64();
+    drop(index_stage);
+
+    // 4. Each list's rows against its probe set.
+    let started = Instant::now();
+    progress.start("knn", Some(n as u64));
+    let _finish = FinishOnDrop(progress);
+    let mut ids = vec![NONE; n * k];
+    let mut sims = vec![f32::NEG_INFINITY; n * k];
+    let mut candidates: Vec<u32> = Vec::new();
+    let mut candidate_rows: Vec<f32> = Vec::new();
+    let mut query_rows: Vec<f32> = Vec::new();
+    let mut out_ids: Vec<u32> = Vec::new();
+    let mut out_sims: Vec<f32> = Vec::new();
+    for c in 0..nlist {
+        let members = &rows[offsets[c]..offsets[c + 1]];
+        if members.is_empty() {
+            continue;
+        }
+        candidates.clear();
+        let mut own_list_probed = false;
+        for probe in probes.labels[c * nprobe..(c + 1) * nprobe].iter().filter_map(|l| l.get()) {
+            let p = probe as usize;
+            own_list_probed |= p == c;
+            candidates.extend_from_slice(&rows[offsets[p]..offsets[p + 1]]);
+        }
+        if !own_list_probed {
+            // Duplicate centroids can push a list's own out of its probe set: keep it.
+            candidates.extend_from_slice(members);
+        }
+        candidate_rows.clear();
+        candidate_rows.extend(candidates.iter().flat_map(|&j| features.row(j as usize).iter().copied()));
+        query_rows.clear();
+        query_rows.extend(members.iter().flat_map(|&i| features.row(i as usize).iter().copied()));
+        let mut block = FlatIndex::new_ip(d_u32).map_err(faiss_err("searching"))?;
+        block.add(&candidate_rows).map_err(faiss_err("searching"))?;
+        let result = block.search(&query_rows, k).map_err(faiss_err("searching"))?;
+        drop(block);
+        // Local ids to row ids; then canonical rows, in parallel, into a block buffer.
+        let labels: Vec<Idx> = result
+            .labels
+            .iter()
+            .map(|l| l.get().map_or(Idx::none(), |local| Idx::new(u64::from(candidates[local as usize]))))
+            .collect();
+        out_ids.clear();
+        out_ids.resize(members.len() * k, NONE);
+        out_sims.clear();
+        out_sims.resize(members.len() * k, f32::NEG_INFINITY);
+        labels
+            .par_chunks_exact(k)
+            .zip(out_ids.par_chunks_exact_mut(k))
+            .zip(out_sims.par_chunks_exact_mut(k))
+            .zip(members.par_iter())
+            .try_for_each_init(
+                || Vec::with_capacity(k),
+                |scratch, (((labels, row_ids), row_sims), &i)| {
+                    let query = features.row(i as usize);
+                    canonicalise_row(labels, n, scratch, row_ids, row_sims, |j| dot(query, features.row(j as usize)))
+                },
+            )
+            .map_err(|id| Error::Faiss {
+                context: context("searching"),
+                message: format!("returned neighbour id {id}, outside [0, {n})"),
+            })?;
+        for (r, &i) in members.iter().enumerate() {
+            let (from, to) = (r * k..(r + 1) * k, i as usize * k..(i as usize + 1) * k);
+            ids[to.clone()].copy_from_slice(&out_ids[from.clone()]);
+            sims[to].copy_from_slice(&out_sims[from]);
+        }
+        progress.advance(members.len() as u64);
+    }
+    let resolved = KnnConfig { nprobe: Some(nprobe), ..config.clone() };
+    let stats = SearchStats { resolved, build_secs, search_secs: started.elapsed().as_secs_f64() };
     Ok((Knn { n, k, ids, sims }, stats))
 }
 
@@ -741,8 +937,27 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 extern "C" {
     // From libgomp, which faiss-sys links (`cargo:rustc-link-lib=gomp`) for faiss's OpenMP.
     fn omp_set_num_threads(num_threads: c_int);
-    #[cfg(test)]
     fn omp_get_max_threads() -> c_int;
+}
+
+/// Runs faiss calls made from the calling thread on one OpenMP thread until dropped, then
+/// restores the previous setting.
+struct OneOmpThread(c_int);
+
+#[allow(unsafe_code)] // OpenMP's thread-count getter and setter.
+impl OneOmpThread {
+    fn new() -> Self {
+        // SAFETY: omp_get_max_threads only reads the calling thread's OpenMP setting.
+        let previous = unsafe { omp_get_max_threads() };
+        set_faiss_threads(1);
+        OneOmpThread(previous)
+    }
+}
+
+impl Drop for OneOmpThread {
+    fn drop(&mut self) {
+        set_faiss_threads(usize::try_from(self.0).unwrap_or(1));
+    }
 }
 
 /// Sets how many OpenMP threads faiss uses for calls made *from the calling thread* (OpenMP's
