@@ -4,15 +4,18 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use face_cluster::sweep::{parse_ks, parse_min_sims};
+use face_cluster::strategy::MinSim;
+use face_cluster::sweep::{parse_ks, parse_min_sim_grid};
 use face_cluster::synth::SynthConfig;
 
 /// Cluster face embeddings into identities: faiss k-NN graph + two-level Infomap.
 ///
 /// Reads features (.npy, or raw float32 .bin with --dim), builds the cosine k-NN graph, keeps
-/// links with similarity >= --min-sim, partitions it with the map equation and writes one
-/// cluster label per input row (stdout by default). Given ground truth (--labels), it also
-/// reports pairwise and BCubed precision/recall/F and NMI.
+/// links with similarity >= --min-sim (picked from the data unless given), partitions it with
+/// the map equation and writes one cluster label per input row (stdout by default). Given
+/// ground truth (--labels), it also reports pairwise and BCubed precision/recall/F and NMI.
+///
+/// `face-cluster --k 50 --min-sim 0.58 feats.npy` is face-cluster-by-infomap's method exactly.
 ///
 /// Exit status: 0 on success (also when stdout is closed early, as by `| head`), 1 on a runtime
 /// or input error, 2 on a usage error, 128 + the signal number when interrupted (130 for Ctrl-C;
@@ -132,9 +135,10 @@ pub struct IndexArgs {
 /// Infomap search options.
 #[derive(Debug, Args, Clone)]
 pub struct OptimizerArgs {
-    /// Flow model: directed (PageRank, as the seed) or undirected.
-    #[arg(long, value_enum, default_value_t = FlowArg::Directed)]
-    pub flow: FlowArg,
+    /// Flow model: directed (PageRank, as the seed) or undirected. Default: the preset's
+    /// (directed).
+    #[arg(long, value_enum)]
+    pub flow: Option<FlowArg>,
 
     /// Independent Infomap trials; the lowest codelength wins.
     #[arg(long, default_value_t = 1)]
@@ -154,6 +158,87 @@ pub enum FlowArg {
     Undirected,
 }
 
+/// Named sets of choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetArg {
+    /// The strongest combination measured (docs/quality.md): the seed's graph with
+    /// --min-sim auto.
+    Best,
+    /// face-cluster-by-infomap exactly: k 50, min_sim 0.58, threshold links weighted by
+    /// similarity, directed flow, rows without links on their own.
+    Seed,
+}
+
+/// Which links of a k-NN row are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EdgesArg {
+    /// Every neighbour with similarity >= min_sim (the seed's rule).
+    Threshold,
+    /// Neighbours before the row's own drop in similarity (and >= min_sim).
+    Adaptive,
+    /// Neighbours (>= min_sim) sharing at least --min-snn of their neighbour lists.
+    Snn,
+}
+
+/// Link weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WeightsArg {
+    /// Cosine similarity (the seed's).
+    Sim,
+    /// Similarity over the sum of the row's kept similarities.
+    Normalized,
+    /// Shared-neighbour score.
+    Snn,
+}
+
+/// What becomes of rows left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LonelyArg {
+    /// A row without kept links is a cluster of its own (the seed's rule).
+    Own,
+    /// Every row takes Infomap's module.
+    Infomap,
+    /// Rows alone in their cluster join their strongest link's cluster.
+    Attach,
+}
+
+/// Strategy options of the main job; each overrides the preset.
+#[derive(Debug, Args, Clone)]
+pub struct StrategyArgs {
+    /// Named set of choices: `best` (the default: the seed's graph with --min-sim auto) or
+    /// `seed` (face-cluster-by-infomap exactly, min_sim 0.58). Options given explicitly
+    /// override the preset.
+    #[arg(long, value_enum)]
+    pub preset: Option<PresetArg>,
+
+    /// Which links to keep: threshold (the seed's), adaptive (per-row cut) or snn
+    /// (shared-neighbour score). Default: the preset's (threshold).
+    #[arg(long, value_enum)]
+    pub edges: Option<EdgesArg>,
+
+    /// Link weights: sim (the seed's), normalized (per row) or snn. Default: the preset's (sim).
+    #[arg(long, value_enum)]
+    pub weights: Option<WeightsArg>,
+
+    /// Rows left alone: own (own cluster, the seed's), infomap (Infomap's module) or attach
+    /// (join the strongest link's cluster). Default: the preset's (own).
+    #[arg(long, value_enum)]
+    pub lonely: Option<LonelyArg>,
+
+    /// Shared-neighbour score a link needs with --edges snn, in [0, 1].
+    #[arg(long, value_name = "SCORE")]
+    pub min_snn: Option<f32>,
+}
+
+/// clap's adapter for [`MinSim::parse`].
+fn parse_min_sim(text: &str) -> Result<MinSim, String> {
+    match MinSim::parse(text) {
+        Ok(v) => Ok(v),
+        Err(face_cluster::Error::InvalidParameter { problem, .. }) => Err(problem),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The main job.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -170,9 +255,15 @@ pub struct RunArgs {
     #[command(flatten)]
     pub search: SearchArgs,
 
-    /// Keep links with cosine similarity at least this.
-    #[arg(long, default_value_t = 0.58, allow_hyphen_values = true)]
-    pub min_sim: f32,
+    /// Keep links with cosine similarity at least this, or `auto`: pick it from the k-NN table
+    /// (the most prominent valley of the single-linkage merge heights) and print it. Default:
+    /// auto (0.58 with --preset seed).
+    #[arg(long, value_name = "SIM|auto", allow_hyphen_values = true, value_parser = parse_min_sim)]
+    pub min_sim: Option<MinSim>,
+
+    /// Presets and strategies.
+    #[command(flatten)]
+    pub strategy: StrategyArgs,
 
     /// Read the k-NN table from this file (written by `face-cluster knn`) instead of searching.
     #[arg(long, value_name = "KNN.npz")]
@@ -302,11 +393,29 @@ fn grid_parser<T: 'static>(
     }
 }
 
-/// `face-cluster sweep`.
+/// A `--min-sim` grid of the sweep: fixed values, and whether `auto` was listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinSimGrid {
+    /// Fixed thresholds, ascending.
+    pub values: Vec<f32>,
+    /// Whether `auto` was among the items.
+    pub auto: bool,
+}
+
+fn min_sim_grid_parser(spec: &str) -> Result<MinSimGrid, String> {
+    match parse_min_sim_grid(spec) {
+        Ok((values, auto)) => Ok(MinSimGrid { values, auto }),
+        Err(face_cluster::Error::InvalidParameter { problem, .. }) => Err(problem),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `face-cluster sweep`: the grid is every k x strategy (edges x weights x flow x lonely) x
+/// min_sim.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example: face-cluster sweep feats.npy --labels labels.meta --k 50,80 --min-sim 0.50:0.70:0.02 \
-    --plot sweep.svg"
+    after_help = "Example: face-cluster sweep feats.npy --labels labels.meta --k 50,80 --min-sim 0.50:0.70:0.02,auto \
+    --flow directed,undirected --plot sweep.svg"
 )]
 pub struct SweepArgs {
     /// Feature file (.npy or .bin; `-` = stdin with --format).
@@ -327,10 +436,10 @@ pub struct SweepArgs {
     pub ks: Grid<usize>,
 
     /// min_sim values: a comma list and/or inclusive START:STOP:STEP ranges, e.g.
-    /// 0.50:0.70:0.02.
+    /// 0.50:0.70:0.02; the item `auto` adds a cell at the threshold picked from the data.
     #[arg(long = "min-sim", value_name = "LIST", default_value = "0.58", allow_hyphen_values = true,
-          value_parser = grid_parser(parse_min_sims))]
-    pub min_sims: Grid<f32>,
+          value_parser = min_sim_grid_parser)]
+    pub min_sims: MinSimGrid,
 
     /// The search's index.
     #[command(flatten)]
@@ -341,9 +450,33 @@ pub struct SweepArgs {
     #[arg(long, value_name = "KNN.npz")]
     pub knn: Option<PathBuf>,
 
-    /// Infomap.
-    #[command(flatten)]
-    pub optimizer: OptimizerArgs,
+    /// Link rules to sweep (comma list): threshold, adaptive, snn.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "threshold")]
+    pub edges: Vec<EdgesArg>,
+
+    /// Link weights to sweep (comma list): sim, normalized, snn.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "sim")]
+    pub weights: Vec<WeightsArg>,
+
+    /// Flow models to sweep (comma list): directed, undirected.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "directed")]
+    pub flow: Vec<FlowArg>,
+
+    /// Rules for rows left alone to sweep (comma list): own, infomap, attach.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "own")]
+    pub lonely: Vec<LonelyArg>,
+
+    /// Shared-neighbour score a link needs with --edges snn, in [0, 1].
+    #[arg(long, value_name = "SCORE", default_value_t = 0.2)]
+    pub min_snn: f32,
+
+    /// Independent Infomap trials; the lowest codelength wins.
+    #[arg(long, default_value_t = 1)]
+    pub trials: usize,
+
+    /// Random seed; trial t uses seed + t.
+    #[arg(long, default_value_t = 123)]
+    pub seed: u64,
 
     /// Print one JSON object instead of the Markdown table.
     #[arg(long)]
@@ -436,7 +569,7 @@ mod tests {
         let cli = Cli::try_parse_from(["face-cluster", "--k", "50", "--min-sim", "0.58", "feats.npy"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.run.search.k, 50);
-        assert_eq!(cli.run.min_sim, 0.58);
+        assert_eq!(cli.run.min_sim, Some(MinSim::Fixed(0.58)));
         assert_eq!(cli.run.features.as_deref(), Some(std::path::Path::new("feats.npy")));
     }
 
@@ -473,10 +606,10 @@ mod tests {
         .unwrap();
         let Some(Command::Sweep(args)) = cli.command else { panic!("not a sweep") };
         assert_eq!(args.ks, Grid(vec![50, 80]));
-        assert_eq!(args.min_sims, Grid(vec![0.5, 0.52, 0.54, 0.56]));
+        assert_eq!(args.min_sims, MinSimGrid { values: vec![0.5, 0.52, 0.54, 0.56], auto: false });
         let cli = Cli::try_parse_from(["face-cluster", "sweep", "--knn", "c.npz", "--labels", "gt"]).unwrap();
         let Some(Command::Sweep(args)) = cli.command else { panic!("not a sweep") };
-        assert_eq!((args.ks, args.min_sims), (Grid(vec![50]), Grid(vec![0.58])));
+        assert_eq!((args.ks, args.min_sims), (Grid(vec![50]), MinSimGrid { values: vec![0.58], auto: false }));
         assert!(Cli::try_parse_from(["face-cluster", "sweep", "f.npy"]).is_err(), "--labels is required");
     }
 
@@ -507,6 +640,71 @@ mod tests {
     #[test]
     fn negative_min_sim_is_a_value() {
         let cli = Cli::try_parse_from(["face-cluster", "--min-sim", "-0.2", "f.npy"]).unwrap();
-        assert_eq!(cli.run.min_sim, -0.2);
+        assert_eq!(cli.run.min_sim, Some(MinSim::Fixed(-0.2)));
+    }
+
+    #[test]
+    fn min_sim_auto_presets_and_strategies_parse() {
+        let cli = Cli::try_parse_from(["face-cluster", "f.npy"]).unwrap();
+        assert_eq!(cli.run.min_sim, None);
+        assert_eq!(cli.run.strategy.preset, None);
+        let cli = Cli::try_parse_from([
+            "face-cluster",
+            "--min-sim",
+            "auto",
+            "--preset",
+            "seed",
+            "--edges",
+            "snn",
+            "--weights",
+            "normalized",
+            "--lonely",
+            "attach",
+            "--min-snn",
+            "0.3",
+            "--flow",
+            "undirected",
+            "f.npy",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.min_sim, Some(MinSim::Auto));
+        let s = &cli.run.strategy;
+        assert_eq!(
+            (s.preset, s.edges, s.weights, s.lonely, s.min_snn),
+            (
+                Some(PresetArg::Seed),
+                Some(EdgesArg::Snn),
+                Some(WeightsArg::Normalized),
+                Some(LonelyArg::Attach),
+                Some(0.3)
+            )
+        );
+        assert_eq!(cli.run.optimizer.flow, Some(FlowArg::Undirected));
+        let e = Cli::try_parse_from(["face-cluster", "--min-sim", "often", "f.npy"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(e.to_string().contains("neither 'auto' nor a number"), "{e}");
+    }
+
+    #[test]
+    fn sweep_strategy_lists_parse() {
+        let cli = Cli::try_parse_from([
+            "face-cluster",
+            "sweep",
+            "f.npy",
+            "--labels",
+            "gt",
+            "--min-sim",
+            "0.5,auto",
+            "--edges",
+            "threshold,snn",
+            "--flow",
+            "directed,undirected",
+        ])
+        .unwrap();
+        let Some(Command::Sweep(args)) = cli.command else { panic!("not a sweep") };
+        assert_eq!(args.min_sims, MinSimGrid { values: vec![0.5], auto: true });
+        assert_eq!(args.edges, [EdgesArg::Threshold, EdgesArg::Snn]);
+        assert_eq!(args.flow, [FlowArg::Directed, FlowArg::Undirected]);
+        assert_eq!((args.weights.as_slice(), args.lonely.as_slice()), (&[WeightsArg::Sim][..], &[LonelyArg::Own][..]));
     }
 }

@@ -5,20 +5,23 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use face_cluster::edges::{EdgeConfig, Pruning, Weighting};
 use face_cluster::error::Error;
 use face_cluster::infomap::{FlowModel, Infomap, InfomapConfig, LinkSource};
 use face_cluster::io::network::{read_clu, read_link_list, write_clu};
 use face_cluster::io::{labels::write_text_labels, load_features, read_labels, AtomicFile, FeatureFormat, LoadOptions};
 use face_cluster::knn::{check_recall, search_knn, set_faiss_threads, KnnConfig};
+use face_cluster::lonely::Lonely;
 use face_cluster::metrics::{evaluate, Scores};
 use face_cluster::pipeline::{self, RunConfig};
 use face_cluster::progress::Progress;
+use face_cluster::strategy::{Preset, Strategy};
 use face_cluster::sweep::{self, SweepConfig};
 use face_cluster::synth::{self, SynthConfig, SynthFiles};
 
 use crate::cli::{
-    Cli, Command, EvalArgs, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, OptimizerArgs, RunArgs,
-    SearchArgs, SweepArgs, SynthArgs,
+    Cli, Command, EdgesArg, EvalArgs, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, LonelyArg,
+    PresetArg, RunArgs, SearchArgs, StrategyArgs, SweepArgs, SynthArgs, WeightsArg,
 };
 use crate::term::StderrProgress;
 
@@ -93,23 +96,81 @@ impl Output {
     }
 }
 
-/// The main job.
-fn run(args: &RunArgs, progress: &StderrProgress) -> Result<()> {
-    let config = RunConfig {
+/// The main job's configuration: the preset (`best` unless named), then every option given.
+fn run_config(args: &RunArgs) -> RunConfig {
+    let mut config = RunConfig {
         features: args.features.clone(),
         load: load_options(&args.feature_format),
-        knn: knn_config(&args.search),
         knn_cache: args.knn.clone(),
-        min_sim: args.min_sim,
-        infomap: InfomapConfig {
-            flow_model: flow_model(args.optimizer.flow),
-            trials: args.optimizer.trials,
-            seed: args.optimizer.seed,
-            ..InfomapConfig::default()
-        },
         truth: args.labels.clone(),
         recall_sample: args.check_recall,
+        ..RunConfig::default()
     };
+    let given = &args.strategy;
+    preset(given.preset.unwrap_or(PresetArg::Best)).apply(&mut config);
+    // --k keeps its own default (every preset uses 50).
+    config.knn = knn_config(&args.search);
+    if let Some(min_sim) = args.min_sim {
+        config.min_sim = min_sim;
+    }
+    override_edges(&mut config.edges, given);
+    if let Some(lonely) = given.lonely {
+        config.lonely = lonely_rule(lonely);
+    }
+    if let Some(flow) = args.optimizer.flow {
+        config.infomap.flow_model = flow_model(flow);
+    }
+    config.infomap.trials = args.optimizer.trials;
+    config.infomap.seed = args.optimizer.seed;
+    config
+}
+
+fn preset(arg: PresetArg) -> Preset {
+    match arg {
+        PresetArg::Best => Preset::Best,
+        PresetArg::Seed => Preset::Seed,
+    }
+}
+
+fn override_edges(edges: &mut EdgeConfig, given: &StrategyArgs) {
+    if let Some(rule) = given.edges {
+        edges.pruning = pruning(rule);
+    }
+    if let Some(weights) = given.weights {
+        edges.weighting = weighting(weights);
+    }
+    if let Some(min_snn) = given.min_snn {
+        edges.min_snn = min_snn;
+    }
+}
+
+fn pruning(arg: EdgesArg) -> Pruning {
+    match arg {
+        EdgesArg::Threshold => Pruning::Threshold,
+        EdgesArg::Adaptive => Pruning::Adaptive,
+        EdgesArg::Snn => Pruning::Snn,
+    }
+}
+
+fn weighting(arg: WeightsArg) -> Weighting {
+    match arg {
+        WeightsArg::Sim => Weighting::Sim,
+        WeightsArg::Normalized => Weighting::Normalized,
+        WeightsArg::Snn => Weighting::Snn,
+    }
+}
+
+fn lonely_rule(arg: LonelyArg) -> Lonely {
+    match arg {
+        LonelyArg::Own => Lonely::Own,
+        LonelyArg::Infomap => Lonely::Infomap,
+        LonelyArg::Attach => Lonely::Attach,
+    }
+}
+
+/// The main job.
+fn run(args: &RunArgs, progress: &StderrProgress) -> Result<()> {
+    let config = run_config(args);
     config.validate()?;
     let labels_path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
     if args.report.as_deref().is_some_and(is_stdout) && is_stdout(&labels_path) {
@@ -305,29 +366,41 @@ fn infomap(args: &InfomapArgs, progress: &StderrProgress) -> Result<()> {
     Ok(())
 }
 
-fn infomap_config(args: &OptimizerArgs) -> InfomapConfig {
-    InfomapConfig {
-        flow_model: flow_model(args.flow),
-        trials: args.trials,
-        seed: args.seed,
-        ..InfomapConfig::default()
-    }
-}
-
 /// `face-cluster sweep`: one search, a clustering and its scores per grid cell.
 fn sweep(args: &SweepArgs, progress: &StderrProgress) -> Result<()> {
+    let mut strategies = Vec::new();
+    for &edges in &args.edges {
+        for &weights in &args.weights {
+            for &flow in &args.flow {
+                for &lonely in &args.lonely {
+                    strategies.push(Strategy {
+                        edges: EdgeConfig {
+                            pruning: pruning(edges),
+                            weighting: weighting(weights),
+                            min_snn: args.min_snn,
+                            ..EdgeConfig::default()
+                        },
+                        flow: flow_model(flow),
+                        lonely: lonely_rule(lonely),
+                    });
+                }
+            }
+        }
+    }
     let config = SweepConfig {
         inputs: RunConfig {
             features: args.features.clone(),
             load: load_options(&args.feature_format),
             knn: index_config(&args.index),
             knn_cache: args.knn.clone(),
-            infomap: infomap_config(&args.optimizer),
+            infomap: InfomapConfig { trials: args.trials, seed: args.seed, ..InfomapConfig::default() },
             truth: Some(args.labels.clone()),
             ..RunConfig::default()
         },
         ks: args.ks.0.clone(),
-        min_sims: args.min_sims.0.clone(),
+        min_sims: args.min_sims.values.clone(),
+        auto_min_sim: args.min_sims.auto,
+        strategies,
     };
     let plot = args.plot.as_deref().map(AtomicFile::create).transpose()?;
     let output = sweep::run(&config, progress)?;

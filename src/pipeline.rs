@@ -1,25 +1,32 @@
-//! The main job: load -> k-NN -> prune -> Infomap -> labels (-> scores).
+//! The main job: load -> k-NN -> (pick min_sim) -> prune -> Infomap -> labels (-> scores).
 //!
 //! [`RunConfig::validate`] checks every parameter before any work starts; [`run`] then reads
 //! the inputs (ground truth first, so a bad label file fails before the expensive stages),
-//! searches or loads the k-NN table, builds the graph, partitions it and numbers the clusters.
+//! searches or loads the k-NN table, picks the threshold when it is [`MinSim::Auto`]
+//! ([`crate::threshold`]), builds the graph ([`crate::edges`]), partitions it and numbers the
+//! clusters ([`crate::lonely`]).
 //! Intermediate data is dropped as soon as the next stage no longer needs it: the features
 //! after the search, the k-NN table after the graph is built.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::edges::{build_edges, EdgeConfig};
 use crate::error::{Error, Result};
-use crate::graph::{build_graph, Graph};
+use crate::graph::Graph;
 use crate::infomap::{Infomap, InfomapConfig, Partition};
 use crate::io::{load_features, read_labels, LoadOptions};
 use crate::knn::{check_recall, search_knn, Knn, KnnConfig, Recall, SearchStats};
+use crate::lonely::{assign_labels, Lonely};
 use crate::metrics::{evaluate, Scores};
 use crate::progress::Progress;
 use crate::report::{GraphReport, InfomapReport, Report, RssMeter, StagePeakRss, Timings};
+use crate::strategy::MinSim;
+use crate::threshold::auto_min_sim;
 
-/// Everything the main job needs to know.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything the main job needs to know. The default is the seed's method (k 50, min_sim
+/// 0.58, the seed's graph, directed flow, lonely rows on their own) with no input set.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunConfig {
     /// Feature file (`-` = stdin). Not read when `knn_cache` is given.
     pub features: Option<PathBuf>,
@@ -29,8 +36,13 @@ pub struct RunConfig {
     pub knn: KnnConfig,
     /// A k-NN table saved by `face-cluster knn`, used instead of searching.
     pub knn_cache: Option<PathBuf>,
-    /// Keep links with similarity at least this (cosine, in [-1, 1]).
-    pub min_sim: f32,
+    /// Keep links with similarity at least this (cosine, in [-1, 1]), or pick it from the
+    /// table. Default 0.58 (the seed's).
+    pub min_sim: MinSim,
+    /// Which links are kept and how they are weighted. Default: the seed's rule.
+    pub edges: EdgeConfig,
+    /// What becomes of rows left alone. Default: their own cluster (the seed's rule).
+    pub lonely: Lonely,
     /// Infomap settings.
     pub infomap: InfomapConfig,
     /// Ground-truth labels for the evaluation.
@@ -38,21 +50,6 @@ pub struct RunConfig {
     /// Measure the search's recall on this many sampled rows ([`check_recall`], seeded with
     /// the Infomap seed). Needs a search: not with `knn_cache`.
     pub recall_sample: Option<usize>,
-}
-
-impl Default for RunConfig {
-    fn default() -> Self {
-        RunConfig {
-            features: None,
-            load: LoadOptions::default(),
-            knn: KnnConfig::default(),
-            knn_cache: None,
-            min_sim: 0.58,
-            infomap: InfomapConfig::default(),
-            truth: None,
-            recall_sample: None,
-        }
-    }
 }
 
 impl RunConfig {
@@ -68,8 +65,13 @@ impl RunConfig {
         if self.knn.k == 0 {
             return Err(Error::invalid("--k", "must be at least 1"));
         }
-        if !(-1.0..=1.0).contains(&self.min_sim) {
-            return Err(Error::invalid("--min-sim", format!("{} is not a cosine similarity in [-1, 1]", self.min_sim)));
+        if let MinSim::Fixed(min_sim) = self.min_sim {
+            if !(-1.0..=1.0).contains(&min_sim) {
+                return Err(Error::invalid("--min-sim", format!("{min_sim} is not a cosine similarity in [-1, 1]")));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.edges.min_snn) {
+            return Err(Error::invalid("--min-snn", format!("{} is not in [0, 1]", self.edges.min_snn)));
         }
         if self.infomap.trials == 0 {
             return Err(Error::invalid("--trials", "must be at least 1"));
@@ -185,7 +187,13 @@ pub fn load_inputs(config: &RunConfig, timings: &mut Timings, progress: &dyn Pro
                 let t = Instant::now();
                 rss_meter.begin();
                 let seed = config.infomap.seed;
-                recall = Some(check_recall(&features, &knn, knn.k, sample, seed, config.min_sim, progress)?);
+                // The links that matter are those the run keeps: with `auto`, above the value
+                // the table gives (picked again, cheaply, by `run`).
+                let min_sim = match config.min_sim {
+                    MinSim::Fixed(v) => v,
+                    MinSim::Auto => auto_min_sim(&knn, config.knn.k)?.min_sim,
+                };
+                recall = Some(check_recall(&features, &knn, knn.k, sample, seed, min_sim, progress)?);
                 peak_rss.recall = rss_meter.end();
                 timings.recall = t.elapsed().as_secs_f64();
             }
@@ -212,9 +220,22 @@ pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
         load_inputs(config, &mut timings, progress)?;
 
     let t = Instant::now();
+    let (min_sim, auto) = match config.min_sim {
+        MinSim::Fixed(v) => (v, None),
+        MinSim::Auto => {
+            progress.start("min_sim", None);
+            let auto = auto_min_sim(&knn, config.knn.k);
+            progress.finish();
+            let auto = auto?;
+            (auto.min_sim, Some(auto))
+        }
+    };
+    timings.min_sim = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
     rss_meter.begin();
     progress.start("graph", None);
-    let graph = build_graph(&knn, config.knn.k, config.min_sim);
+    let graph = build_edges(&knn, config.knn.k, min_sim, &config.edges);
     progress.finish();
     let graph = graph?;
     drop(knn);
@@ -232,7 +253,7 @@ pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
     timings.infomap_search = partition.search_secs;
 
     let t = Instant::now();
-    let labels = cluster_labels(&partition, &graph);
+    let labels = assign_labels(&partition, &graph, config.lonely);
     timings.labels = t.elapsed().as_secs_f64();
 
     let scores = match &truth {
@@ -253,6 +274,8 @@ pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
     };
     let mut report = Report::new(
         &reported,
+        min_sim,
+        auto,
         graph.n(),
         dim,
         graph_report(&graph),
@@ -356,7 +379,7 @@ mod tests {
     fn invalid_parameters_are_named() {
         let base = RunConfig { features: Some("f.npy".into()), ..RunConfig::default() };
         assert!(base.validate().is_ok());
-        let e = RunConfig { min_sim: 1.5, ..base.clone() }.validate().unwrap_err();
+        let e = RunConfig { min_sim: MinSim::Fixed(1.5), ..base.clone() }.validate().unwrap_err();
         assert!(e.to_string().starts_with("invalid --min-sim"), "{e}");
         let e = RunConfig { knn: KnnConfig { k: 0, ..KnnConfig::default() }, ..base.clone() }.validate().unwrap_err();
         assert!(e.to_string().starts_with("invalid --k"), "{e}");

@@ -8,16 +8,19 @@
 //! {
 //!   "tool": "face-cluster", "version": "0.1.0",
 //!   "input": {"features": "feats.npy", "knn_cache": null, "labels": "gt.meta", "n": 400, "dim": 128},
-//!   "params": {"k": 50, "min_sim": 0.58, "index": "Flat", "nprobe": null, "ef_search": null,
-//!              "normalize": true, "flow": "directed", "trials": 1, "seed": 123, "threads": 2},
+//!   "params": {"k": 50, "min_sim": 0.58, "min_sim_auto": false, "index": "Flat", "nprobe": null,
+//!              "ef_search": null, "normalize": true,
+//!              "edges": {"pruning": "threshold", "weighting": "sim", "min_snn": 0.2, "min_cut_z": 3.0},
+//!              "flow": "directed", "lonely": "own", "trials": 1, "seed": 123, "threads": 2},
+//!   "auto_min_sim": null,
 //!   "graph": {"links": 11432, "nodes_without_links": 3},
 //!   "infomap": {"modules": 41, "codelength_bits": 7.05, "index_codelength_bits": 0.9,
 //!               "module_codelength_bits": 6.1, "one_level_codelength_bits": 8.6,
 //!               "flow_iterations": 180, "trial_codelengths_bits": [7.05], "best_trial": 0},
 //!   "clusters": 43, "singleton_clusters": 5, "largest_cluster": 12,
-//!   "timings_secs": {"load": 0.01, "knn": 0.05, "knn_build": 0.0, "recall": 0.0, "graph": 0.0,
-//!                    "infomap": 0.02, "infomap_flow": 0.01, "infomap_search": 0.01, "labels": 0.0,
-//!                    "eval": 0.0, "total": 0.09},
+//!   "timings_secs": {"load": 0.01, "knn": 0.05, "knn_build": 0.0, "recall": 0.0, "min_sim": 0.0,
+//!                    "graph": 0.0, "infomap": 0.02, "infomap_flow": 0.01, "infomap_search": 0.01,
+//!                    "labels": 0.0, "eval": 0.0, "total": 0.09},
 //!   "peak_rss_bytes": 31457280,
 //!   "peak_rss_bytes_by_stage": {"load": 9437184, "knn": 20971520, "recall": null, "graph": 22020096,
 //!                               "infomap": 31457280},
@@ -42,15 +45,23 @@
 //! {"sample_rows": 1000, "seed": 123, "k": 50, "min_sim": 0.58, "topk_recall": 0.97,
 //!  "exact_kept_links": 30121, "found_kept_links": 29987, "kept_link_recall": 0.9956}
 //! ```
+//!
+//! With `--min-sim auto`, `min_sim` is the value picked, `min_sim_auto` is true and
+//! `auto_min_sim` says what it was read from ([`AutoMinSim`]: `{"min_sim": 0.954, "merges": 6877,
+//! "components": 3472, "bandwidth": 0.0016, "valley_ratio": 0.43}`).
 
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::edges::EdgeConfig;
 use crate::infomap::FlowModel;
 use crate::knn::Recall;
+use crate::lonely::Lonely;
 use crate::metrics::Scores;
 use crate::pipeline::RunConfig;
+use crate::strategy::MinSim;
+use crate::threshold::AutoMinSim;
 
 /// The report of one run of the main job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +75,8 @@ pub struct Report {
     pub input: InputReport,
     /// Every parameter that affects the result.
     pub params: ParamsReport,
+    /// How `min_sim` was picked, when it was (`--min-sim auto`).
+    pub auto_min_sim: Option<AutoMinSim>,
     /// The pruned k-NN graph.
     pub graph: GraphReport,
     /// The Infomap partition.
@@ -177,8 +190,10 @@ pub struct InputReport {
 pub struct ParamsReport {
     /// Neighbours per row, self included.
     pub k: usize,
-    /// Similarity threshold.
+    /// Similarity threshold used (given, or picked).
     pub min_sim: f32,
+    /// Whether it was picked from the data.
+    pub min_sim_auto: bool,
     /// faiss index string of the search (`auto` resolved).
     pub index: String,
     /// Lists an IVF search probed (null: faiss's default, or no IVF).
@@ -187,8 +202,12 @@ pub struct ParamsReport {
     pub ef_search: Option<usize>,
     /// Whether rows were L2-normalised.
     pub normalize: bool,
+    /// Which links were kept and how they were weighted.
+    pub edges: EdgeConfig,
     /// Flow model.
     pub flow: FlowModel,
+    /// What became of rows left alone.
+    pub lonely: Lonely,
     /// Infomap trials.
     pub trials: usize,
     /// Seed.
@@ -241,6 +260,8 @@ pub struct Timings {
     pub knn_build: f64,
     /// The recall check.
     pub recall: f64,
+    /// Picking `min_sim` (0 when given).
+    pub min_sim: f64,
     /// Pruning into the graph.
     pub graph: f64,
     /// Infomap, flow and search.
@@ -262,6 +283,8 @@ impl Report {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: &RunConfig,
+        min_sim: f32,
+        auto_min_sim: Option<AutoMinSim>,
         n: usize,
         dim: Option<usize>,
         graph: GraphReport,
@@ -286,16 +309,20 @@ impl Report {
             },
             params: ParamsReport {
                 k: config.knn.k,
-                min_sim: config.min_sim,
+                min_sim,
+                min_sim_auto: config.min_sim == MinSim::Auto,
                 index: config.knn.index.clone(),
                 nprobe: config.knn.nprobe,
                 ef_search: config.knn.ef_search,
                 normalize: config.load.normalize,
+                edges: config.edges,
                 flow: config.infomap.flow_model,
+                lonely: config.lonely,
                 trials: config.infomap.trials,
                 seed: config.infomap.seed,
                 threads: rayon::current_num_threads(),
             },
+            auto_min_sim,
             graph,
             infomap,
             clusters,
@@ -315,11 +342,34 @@ impl Report {
         let mut s = String::new();
         let p = &self.params;
         let dim = self.input.dim.map(|d| format!(" x {d}")).unwrap_or_default();
+        let auto = match &self.auto_min_sim {
+            Some(a) => format!(
+                " (auto: valley of {} merge heights, {} components there{})",
+                a.merges,
+                a.components,
+                if a.valley_ratio > crate::threshold::MAX_VALLEY_RATIO {
+                    "; no clear valley, every link kept"
+                } else {
+                    ""
+                }
+            ),
+            None => String::new(),
+        };
         let _ = writeln!(
             s,
-            "{} rows{dim}, k={} min_sim={}: {} links kept, {} rows without links",
+            "{} rows{dim}, k={} min_sim={}{auto}: {} links kept, {} rows without links",
             self.input.n, p.k, p.min_sim, self.graph.links, self.graph.nodes_without_links
         );
+        let default_edges = EdgeConfig::default();
+        if p.edges != default_edges || p.lonely != Lonely::default() {
+            let _ = writeln!(
+                s,
+                "strategy: links {}, weights {}, rows alone: {}",
+                p.edges.pruning.name(),
+                p.edges.weighting.name(),
+                p.lonely.name()
+            );
+        }
         let _ = writeln!(
             s,
             "infomap ({:?}): {} modules, codelength {:.6} bits (one module: {:.6})",
@@ -349,9 +399,10 @@ impl Report {
         }
         let t = &self.timings_secs;
         let rss = self.peak_rss_bytes.map(|b| format!(", peak RSS {:.0} MiB", b as f64 / (1 << 20) as f64));
+        let picking = if p.min_sim_auto { format!(", min_sim {:.2}s", t.min_sim) } else { String::new() };
         let _ = write!(
             s,
-            "time: load {:.2}s, knn {:.2}s, graph {:.2}s, infomap {:.2}s, total {:.2}s{}",
+            "time: load {:.2}s, knn {:.2}s{picking}, graph {:.2}s, infomap {:.2}s, total {:.2}s{}",
             t.load,
             t.knn,
             t.graph,

@@ -1,13 +1,15 @@
-//! Parameter sweeps: one k-NN search, then a clustering and its scores for every `(k, min_sim)`.
+//! Parameter sweeps: one k-NN search, then a clustering and its scores for every
+//! `(k, min_sim, strategy)`.
 //!
 //! The search dominates the cost of a run, and its table serves every smaller `k`: the first
 //! `k'` slots of a row are what a search with `k'` returns (see [`crate::knn`]). [`run`]
 //! therefore reads the inputs once through [`pipeline::load_inputs`], searching with the
 //! largest `k` of the grid (or reading a cached table), and [`sweep`] then builds the graph
-//! ([`build_graph`] uses the first `k` slots), runs [`Infomap`], numbers the clusters
-//! ([`pipeline::cluster_labels`]) and scores them ([`crate::metrics::evaluate`]) for every cell,
-//! `k` by `k`, `min_sim` ascending. The best cell is the one with the highest pairwise F (the
-//! first on a tie).
+//! ([`build_edges`] uses the first `k` slots), runs [`Infomap`], numbers the clusters
+//! ([`assign_labels`]) and scores them ([`crate::metrics::evaluate`]) for every cell: `k` by
+//! `k`, then strategy by strategy ([`Strategy`]: links kept, weights, flow, rows alone), then
+//! `min_sim` ascending, and last the automatic threshold ([`auto_min_sim`]) when asked for. The
+//! best cell is the one with the highest pairwise F (the first on a tie).
 //!
 //! [`SweepOutput`] serialises to one JSON object (`face-cluster sweep --json`), renders as a
 //! Markdown table ([`SweepOutput::markdown`]) and as an SVG plot ([`plot::write_svg`]).
@@ -17,7 +19,8 @@
 //! [`parse_ks`] and [`parse_min_sims`] read the command line's lists: comma-separated items,
 //! each a single value or an inclusive range `START:STOP:STEP` (`0.50:0.70:0.02` is eleven
 //! values, `0.70` included: the stop counts when it is within a millionth of a step of the
-//! grid). The values are sorted ascending and repeats dropped.
+//! grid). The values are sorted ascending and repeats dropped. [`parse_min_sim_grid`] also
+//! takes the item `auto`.
 
 pub mod plot;
 
@@ -26,14 +29,17 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::edges::build_edges;
 use crate::error::{Error, Result};
-use crate::graph::build_graph;
-use crate::infomap::{FlowModel, Infomap, InfomapConfig};
+use crate::infomap::{Infomap, InfomapConfig};
 use crate::knn::Knn;
+use crate::lonely::assign_labels;
 use crate::metrics::Scores;
-use crate::pipeline::{self, cluster_labels, RunConfig};
+use crate::pipeline::{self, RunConfig};
 use crate::progress::Progress;
 use crate::report::Timings;
+use crate::strategy::Strategy;
+use crate::threshold::auto_min_sim;
 
 /// The most values one grid axis may hold: a typo such as `0:1:0.0001` fails instead of
 /// running for hours.
@@ -43,13 +49,18 @@ pub const MAX_GRID_VALUES: usize = 10_000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepConfig {
     /// The inputs and fixed settings, as for the main job. `inputs.truth` is required.
-    /// `inputs.knn.k` and `inputs.min_sim` are not used: the search takes the largest of `ks`
-    /// (a cached table must hold at least that many slots), and each cell its own pair.
+    /// `inputs.knn.k`, `inputs.min_sim`, `inputs.edges`, `inputs.lonely` and
+    /// `inputs.infomap.flow_model` are not used: the search takes the largest of `ks` (a cached
+    /// table must hold at least that many slots), and each cell its own choices.
     pub inputs: RunConfig,
     /// Neighbours per row (self included), each at least 1.
     pub ks: Vec<usize>,
     /// Similarity thresholds, each in `[-1, 1]`.
     pub min_sims: Vec<f32>,
+    /// Also one cell per `k` and strategy at the threshold [`auto_min_sim`] picks.
+    pub auto_min_sim: bool,
+    /// Strategies (at least one).
+    pub strategies: Vec<Strategy>,
 }
 
 /// The result of one `(k, min_sim)` cell.
@@ -59,6 +70,10 @@ pub struct SweepCell {
     pub k: usize,
     /// Similarity threshold.
     pub min_sim: f32,
+    /// Whether the threshold was picked by [`auto_min_sim`].
+    pub min_sim_auto: bool,
+    /// Links kept, weights, flow, rows alone.
+    pub strategy: Strategy,
     /// Directed links kept.
     pub links: usize,
     /// Rows without a kept link (each its own cluster).
@@ -73,7 +88,8 @@ pub struct SweepCell {
     pub singleton_clusters: usize,
     /// Scores against the ground truth.
     pub eval: Scores,
-    /// Seconds for the graph, Infomap, labels and scores of this cell.
+    /// Seconds for the graph, Infomap, labels and scores of this cell, and for picking the
+    /// threshold when it was picked.
     pub secs: f64,
     /// Whether this is the best cell (highest pairwise F).
     pub best: bool,
@@ -86,16 +102,19 @@ pub struct SweepCell {
 /// ```text
 /// {"tool": "face-cluster", "version": "0.1.0",
 ///  "input": {"features": "feats.npy", "knn_cache": null, "labels": "labels.meta", "n": 6878, "dim": 128},
-///  "params": {"ks": [50, 80], "min_sims": [0.9, 0.91], "knn_k": 80, "index": "Flat", "normalize": true,
-///             "flow": "directed", "trials": 1, "seed": 123, "threads": 2},
+///  "params": {"ks": [50, 80], "min_sims": [0.9, 0.91], "auto_min_sim": false, "strategies": [{..}],
+///             "knn_k": 80, "index": "Flat", "normalize": true, "trials": 1, "seed": 123, "threads": 2},
 ///  "timings_secs": {"load": 0.01, "knn": 0.4, "cells": 3.2, "total": 3.6},
 ///  "best": 1,
-///  "cells": [{"k": 50, "min_sim": 0.9, "links": .., "nodes_without_links": .., "modules": ..,
-///             "codelength_bits": .., "clusters": .., "singleton_clusters": .., "eval": {..}, "secs": .., "best": false}, ..]}
+///  "cells": [{"k": 50, "min_sim": 0.9, "min_sim_auto": false, "strategy": {..}, "links": ..,
+///             "nodes_without_links": .., "modules": .., "codelength_bits": .., "clusters": ..,
+///             "singleton_clusters": .., "eval": {..}, "secs": .., "best": false}, ..]}
 /// ```
 ///
 /// `eval` is the object of `face-cluster eval --json`; `best` indexes `cells` (null with no
-/// cells); `dim` is null with a cached k-NN table.
+/// cells); `dim` is null with a cached k-NN table. A strategy is
+/// `{"edges": {"pruning": "threshold", "weighting": "sim", "min_snn": 0.2, "min_cut_z": 3.0},
+/// "flow": "directed", "lonely": "own"}` ([`Strategy`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SweepOutput {
     /// Always `face-cluster`.
@@ -136,14 +155,16 @@ pub struct SweepParams {
     pub ks: Vec<usize>,
     /// The grid's thresholds.
     pub min_sims: Vec<f32>,
+    /// Whether each `k` and strategy also has a cell at the automatic threshold.
+    pub auto_min_sim: bool,
+    /// The strategies.
+    pub strategies: Vec<Strategy>,
     /// Slots per row of the k-NN table used.
     pub knn_k: usize,
     /// faiss index string (of the search; unused with a cache).
     pub index: String,
     /// Whether rows were L2-normalised.
     pub normalize: bool,
-    /// Infomap flow model.
-    pub flow: FlowModel,
     /// Infomap trials.
     pub trials: usize,
     /// Infomap seed.
@@ -169,12 +190,12 @@ pub struct SweepTimings {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidParameter`] for an empty grid (`--k`, `--min-sim`), a `k` of 0 or a
-/// `min_sim` outside `[-1, 1]`, and missing ground truth (`--labels`); then everything
+/// [`Error::InvalidParameter`] for an empty grid (`--k`, `--min-sim`, no strategy), a `k` of 0
+/// or a `min_sim` outside `[-1, 1]`, and missing ground truth (`--labels`); then everything
 /// [`pipeline::load_inputs`] and [`sweep`] return.
 pub fn run(config: &SweepConfig, progress: &dyn Progress) -> Result<SweepOutput> {
     let started = Instant::now();
-    check_grid(&config.ks, &config.min_sims)?;
+    check_grid(&config.ks, &config.min_sims, config.auto_min_sim, &config.strategies)?;
     if config.inputs.truth.is_none() {
         return Err(Error::invalid("--labels", "a sweep needs ground-truth labels to score its cells"));
     }
@@ -184,7 +205,13 @@ pub fn run(config: &SweepConfig, progress: &dyn Progress) -> Result<SweepOutput>
     let loaded = pipeline::load_inputs(&inputs, &mut timings, progress)?;
     let truth = loaded.truth.as_deref().expect("ground truth was required above");
     let t = Instant::now();
-    let cells = sweep(&loaded.knn, truth, &config.ks, &config.min_sims, &inputs.infomap, progress)?;
+    let grid = Grid {
+        ks: &config.ks,
+        min_sims: &config.min_sims,
+        auto_min_sim: config.auto_min_sim,
+        strategies: &config.strategies,
+    };
+    let cells = sweep(&loaded.knn, truth, &grid, &inputs.infomap, progress)?;
     let cells_secs = t.elapsed().as_secs_f64();
 
     let show = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
@@ -201,10 +228,11 @@ pub fn run(config: &SweepConfig, progress: &dyn Progress) -> Result<SweepOutput>
         params: SweepParams {
             ks: config.ks.clone(),
             min_sims: config.min_sims.clone(),
+            auto_min_sim: config.auto_min_sim,
+            strategies: config.strategies.clone(),
             knn_k: loaded.knn.k,
             index: loaded.search.as_ref().map_or_else(|| inputs.knn.index.clone(), |s| s.resolved.index.clone()),
             normalize: inputs.load.normalize,
-            flow: inputs.infomap.flow_model,
             trials: inputs.infomap.trials,
             seed: inputs.infomap.seed,
             threads: rayon::current_num_threads(),
@@ -220,9 +248,23 @@ pub fn run(config: &SweepConfig, progress: &dyn Progress) -> Result<SweepOutput>
     })
 }
 
-/// Clusters and scores every `(k, min_sim)` of the grid on one k-NN table: for each `k` in
-/// `ks` (outer) and `min_sim` in `min_sims` (inner), in the order given. Marks the best cell
-/// (see [`best_cell`]). Reports stage `sweep` with one unit per cell.
+/// The axes of a sweep.
+#[derive(Debug, Clone, Copy)]
+pub struct Grid<'a> {
+    /// Neighbour slots per row, self included.
+    pub ks: &'a [usize],
+    /// Fixed thresholds.
+    pub min_sims: &'a [f32],
+    /// Also a cell at the automatic threshold, per `k` and strategy.
+    pub auto_min_sim: bool,
+    /// Strategies.
+    pub strategies: &'a [Strategy],
+}
+
+/// Clusters and scores every cell of the grid on one k-NN table: for each `k` in `grid.ks`
+/// (outer), each strategy, each `min_sim` in `grid.min_sims` in the order given, then the
+/// automatic threshold if asked for. Marks the best cell (see [`best_cell`]). Reports stage
+/// `sweep` with one unit per cell.
 ///
 /// # Errors
 ///
@@ -232,47 +274,59 @@ pub fn run(config: &SweepConfig, progress: &dyn Progress) -> Result<SweepOutput>
 ///
 /// # Complexity
 ///
-/// Per cell, the main job's stages after the search: `O(n k)` for the graph, Infomap's search,
-/// `O(n)` for the scores.
+/// Per cell, the main job's stages after the search: `O(n k)` for the graph (`O(n k²)` with
+/// shared-neighbour scores), Infomap's search, `O(n)` for the scores; per `k`, `O(n k log(n k))`
+/// for the automatic threshold.
 pub fn sweep(
     knn: &Knn,
     truth: &[i64],
-    ks: &[usize],
-    min_sims: &[f32],
+    grid: &Grid<'_>,
     infomap: &InfomapConfig,
     progress: &dyn Progress,
 ) -> Result<Vec<SweepCell>> {
-    check_grid(ks, min_sims)?;
+    check_grid(grid.ks, grid.min_sims, grid.auto_min_sim, grid.strategies)?;
     if truth.len() != knn.n {
         return Err(Error::LabelCount { truth: truth.len(), pred: knn.n });
     }
-    let infomap = Infomap::new(infomap.clone());
-    progress.start("sweep", Some((ks.len() * min_sims.len()) as u64));
+    let per_k = grid.strategies.len() * (grid.min_sims.len() + usize::from(grid.auto_min_sim));
+    progress.start("sweep", Some((grid.ks.len() * per_k) as u64));
     let finish = FinishOnDrop(progress);
-    let mut cells = Vec::with_capacity(ks.len() * min_sims.len());
-    for &k in ks {
-        for &min_sim in min_sims {
-            let t = Instant::now();
-            let graph = build_graph(knn, k, min_sim)?;
-            let partition = infomap.run(&graph);
-            let labels = cluster_labels(&partition, &graph);
-            let eval = pipeline::score(truth, &labels)?;
-            let mut sizes = vec![0u32; eval.pred_clusters];
-            labels.iter().for_each(|&l| sizes[l as usize] += 1);
-            cells.push(SweepCell {
-                k,
-                min_sim,
-                links: graph.num_links(),
-                nodes_without_links: graph.num_singletons(),
-                modules: partition.num_modules,
-                codelength_bits: partition.codelength,
-                clusters: eval.pred_clusters,
-                singleton_clusters: sizes.iter().filter(|&&s| s == 1).count(),
-                eval,
-                secs: t.elapsed().as_secs_f64(),
-                best: false,
-            });
-            progress.advance(1);
+    let mut cells = Vec::with_capacity(grid.ks.len() * per_k);
+    for &k in grid.ks {
+        if k > knn.k {
+            return Err(Error::invalid("--k", format!("{k} is more than the {} neighbours of the k-NN table", knn.k)));
+        }
+        let t = Instant::now();
+        let auto = if grid.auto_min_sim { Some(auto_min_sim(knn, k)?.min_sim) } else { None };
+        let auto_secs = t.elapsed().as_secs_f64();
+        for strategy in grid.strategies {
+            let infomap = Infomap::new(InfomapConfig { flow_model: strategy.flow, ..infomap.clone() });
+            let fixed = grid.min_sims.iter().map(|&m| (m, false));
+            for (min_sim, min_sim_auto) in fixed.chain(auto.map(|m| (m, true))) {
+                let t = Instant::now();
+                let graph = build_edges(knn, k, min_sim, &strategy.edges)?;
+                let partition = infomap.run(&graph);
+                let labels = assign_labels(&partition, &graph, strategy.lonely);
+                let eval = pipeline::score(truth, &labels)?;
+                let mut sizes = vec![0u32; eval.pred_clusters];
+                labels.iter().for_each(|&l| sizes[l as usize] += 1);
+                cells.push(SweepCell {
+                    k,
+                    min_sim,
+                    min_sim_auto,
+                    strategy: *strategy,
+                    links: graph.num_links(),
+                    nodes_without_links: graph.num_singletons(),
+                    modules: partition.num_modules,
+                    codelength_bits: partition.codelength,
+                    clusters: eval.pred_clusters,
+                    singleton_clusters: sizes.iter().filter(|&&s| s == 1).count(),
+                    eval,
+                    secs: t.elapsed().as_secs_f64() + if min_sim_auto { auto_secs } else { 0.0 },
+                    best: false,
+                });
+                progress.advance(1);
+            }
         }
     }
     drop(finish);
@@ -303,12 +357,18 @@ pub fn best_cell(cells: &[SweepCell]) -> Option<usize> {
     best
 }
 
-fn check_grid(ks: &[usize], min_sims: &[f32]) -> Result<()> {
+fn check_grid(ks: &[usize], min_sims: &[f32], auto: bool, strategies: &[Strategy]) -> Result<()> {
     if ks.is_empty() {
         return Err(Error::invalid("--k", "no value to sweep"));
     }
-    if min_sims.is_empty() {
+    if min_sims.is_empty() && !auto {
         return Err(Error::invalid("--min-sim", "no value to sweep"));
+    }
+    if strategies.is_empty() {
+        return Err(Error::invalid("--edges", "no strategy to sweep"));
+    }
+    if let Some(bad) = strategies.iter().find(|s| !(0.0..=1.0).contains(&s.edges.min_snn)) {
+        return Err(Error::invalid("--min-snn", format!("{} is not in [0, 1]", bad.edges.min_snn)));
     }
     if ks.contains(&0) {
         return Err(Error::invalid("--k", "k = 0: every k must be at least 1"));
@@ -323,17 +383,24 @@ impl SweepOutput {
     /// The cells as a Markdown table, one row per cell, the best cell's row in bold, followed by
     /// a line naming the best cell.
     pub fn markdown(&self) -> String {
+        // The strategy column appears when the sweep is not of the seed's strategy alone.
+        let strategies =
+            self.params.strategies.len() > 1 || self.params.strategies.iter().any(|s| *s != Strategy::default());
         let mut s = String::new();
+        s.push_str(if strategies { "| k | strategy | min_sim |" } else { "| k | min_sim |" });
         s.push_str(
-            "| k | min_sim | pairwise P | pairwise R | pairwise F | BCubed P | BCubed R | BCubed F | NMI \
-             | clusters | singletons | secs |\n",
+            " pairwise P | pairwise R | pairwise F | BCubed P | BCubed R | BCubed F | NMI | clusters | singletons | secs |\n",
         );
-        s.push_str("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+        s.push_str(if strategies { "|--:|:--|--:|" } else { "|--:|--:|" });
+        s.push_str("--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
         for cell in &self.cells {
             let e = &cell.eval;
-            let values = [
-                cell.k.to_string(),
-                cell.min_sim.to_string(),
+            let mut values = vec![cell.k.to_string()];
+            if strategies {
+                values.push(cell.strategy.label());
+            }
+            values.extend([
+                min_sim_text(cell),
                 format!("{:.4}", e.pairwise.precision),
                 format!("{:.4}", e.pairwise.recall),
                 format!("{:.4}", e.pairwise.f),
@@ -344,7 +411,7 @@ impl SweepOutput {
                 cell.clusters.to_string(),
                 cell.singleton_clusters.to_string(),
                 format!("{:.2}", cell.secs),
-            ];
+            ]);
             s.push('|');
             for value in values {
                 let _ = if cell.best { write!(s, " **{value}** |") } else { write!(s, " {value} |") };
@@ -352,12 +419,13 @@ impl SweepOutput {
             s.push('\n');
         }
         if let Some(best) = self.best.map(|b| &self.cells[b]) {
+            let strategy = if strategies { format!(" ({})", best.strategy.label()) } else { String::new() };
             let _ = writeln!(
                 s,
-                "\nBest pairwise F {:.4} at k={}, min_sim={} ({} rows, {} true clusters; k-NN {:.2}s, cells {:.2}s).",
+                "\nBest pairwise F {:.4} at k={}, min_sim={}{strategy} ({} rows, {} true clusters; k-NN {:.2}s, cells {:.2}s).",
                 best.eval.pairwise.f,
                 best.k,
-                best.min_sim,
+                min_sim_text(best),
                 self.input.n,
                 best.eval.true_clusters,
                 self.timings_secs.knn,
@@ -366,6 +434,31 @@ impl SweepOutput {
         }
         s
     }
+}
+
+/// A cell's threshold as the table shows it: the value, and `(auto)` when it was picked.
+fn min_sim_text(cell: &SweepCell) -> String {
+    if cell.min_sim_auto {
+        format!("{:.4} (auto)", cell.min_sim)
+    } else {
+        cell.min_sim.to_string()
+    }
+}
+
+/// Reads a `--min-sim` grid that may also hold the item `auto`: the fixed values (as
+/// [`parse_min_sims`]) and whether `auto` was among the items.
+///
+/// # Errors
+///
+/// As [`parse_min_sims`]; a list of `auto` alone is fine.
+pub fn parse_min_sim_grid(spec: &str) -> Result<(Vec<f32>, bool)> {
+    let items = items(spec, "--min-sim")?;
+    let auto = items.iter().any(|item| item.eq_ignore_ascii_case("auto"));
+    let fixed: Vec<&str> = items.into_iter().filter(|item| !item.eq_ignore_ascii_case("auto")).collect();
+    if fixed.is_empty() {
+        return Ok((Vec::new(), auto));
+    }
+    Ok((parse_min_sims(&fixed.join(","))?, auto))
 }
 
 /// Reads a list of `k` values: comma-separated items, each an integer or an inclusive range
@@ -497,6 +590,21 @@ mod tests {
     use crate::Features;
     use std::path::Path;
 
+    const SEED: &[Strategy] = &[Strategy {
+        edges: crate::edges::EdgeConfig {
+            pruning: crate::edges::Pruning::Threshold,
+            weighting: crate::edges::Weighting::Sim,
+            min_snn: 0.2,
+            min_cut_z: 3.0,
+        },
+        flow: crate::infomap::FlowModel::Directed,
+        lonely: crate::lonely::Lonely::Own,
+    }];
+
+    fn grid<'a>(ks: &'a [usize], min_sims: &'a [f32]) -> Grid<'a> {
+        Grid { ks, min_sims, auto_min_sim: false, strategies: SEED }
+    }
+
     fn invalid_name(e: Error) -> &'static str {
         match e {
             Error::InvalidParameter { name, .. } => name,
@@ -557,7 +665,7 @@ mod tests {
         let (knn, truth) = synth_knn(20);
         let ks = [10, 20];
         let min_sims = [0.0, 0.5, 0.6, 0.99];
-        let cells = sweep(&knn, &truth, &ks, &min_sims, &InfomapConfig::default(), &NoProgress).unwrap();
+        let cells = sweep(&knn, &truth, &grid(&ks, &min_sims), &InfomapConfig::default(), &NoProgress).unwrap();
         let grid: Vec<(usize, f32)> = cells.iter().map(|c| (c.k, c.min_sim)).collect();
         assert_eq!(grid, [(10, 0.0), (10, 0.5), (10, 0.6), (10, 0.99), (20, 0.0), (20, 0.5), (20, 0.6), (20, 0.99)]);
         let best = best_cell(&cells).unwrap();
@@ -570,8 +678,8 @@ mod tests {
         assert_eq!((none.links, none.nodes_without_links, none.clusters), (0, 1500, 1500));
         assert_eq!(none.singleton_clusters, 1500);
         // A cell is exactly what a main-job run with that k and min_sim computes.
-        let graph = build_graph(&knn, 10, 0.5).unwrap();
-        let labels = cluster_labels(&Infomap::new(InfomapConfig::default()).run(&graph), &graph);
+        let graph = crate::graph::build_graph(&knn, 10, 0.5).unwrap();
+        let labels = pipeline::cluster_labels(&Infomap::new(InfomapConfig::default()).run(&graph), &graph);
         assert_eq!(cells[1].eval, pipeline::score(&truth, &labels).unwrap());
     }
 
@@ -579,20 +687,84 @@ mod tests {
     fn sweep_rejects_what_the_table_cannot_answer() {
         let (knn, truth) = synth_knn(10);
         let config = InfomapConfig::default();
-        let e = sweep(&knn, &truth, &[5, 11], &[0.5], &config, &NoProgress).unwrap_err();
+        let e = sweep(&knn, &truth, &grid(&[5, 11], &[0.5]), &config, &NoProgress).unwrap_err();
         assert_eq!(invalid_name(e), "--k");
-        let e = sweep(&knn, &truth, &[], &[0.5], &config, &NoProgress).unwrap_err();
+        let e = sweep(&knn, &truth, &grid(&[], &[0.5]), &config, &NoProgress).unwrap_err();
         assert_eq!(invalid_name(e), "--k");
-        let e = sweep(&knn, &truth, &[5], &[1.5], &config, &NoProgress).unwrap_err();
+        let e = sweep(&knn, &truth, &grid(&[5], &[1.5]), &config, &NoProgress).unwrap_err();
         assert_eq!(invalid_name(e), "--min-sim");
-        let e = sweep(&knn, &truth[1..], &[5], &[0.5], &config, &NoProgress).unwrap_err();
+        let e = sweep(&knn, &truth[1..], &grid(&[5], &[0.5]), &config, &NoProgress).unwrap_err();
         assert!(matches!(e, Error::LabelCount { .. }), "{e}");
+    }
+
+    #[test]
+    fn strategies_and_the_automatic_threshold_add_cells() {
+        use crate::edges::{Pruning, Weighting};
+        let (knn, truth) = synth_knn(20);
+        let mut strategies = SEED.to_vec();
+        let mut other = SEED[0];
+        other.edges.pruning = Pruning::Snn;
+        other.edges.weighting = Weighting::Normalized;
+        other.flow = crate::infomap::FlowModel::Undirected;
+        strategies.push(other);
+        let g = Grid { ks: &[10, 20], min_sims: &[0.5], auto_min_sim: true, strategies: &strategies };
+        let cells = sweep(&knn, &truth, &g, &InfomapConfig::default(), &NoProgress).unwrap();
+        let shape: Vec<(usize, bool, bool)> =
+            cells.iter().map(|c| (c.k, c.strategy == SEED[0], c.min_sim_auto)).collect();
+        assert_eq!(
+            shape,
+            [
+                (10, true, false),
+                (10, true, true),
+                (10, false, false),
+                (10, false, true),
+                (20, true, false),
+                (20, true, true),
+                (20, false, false),
+                (20, false, true)
+            ]
+        );
+        // The automatic cell uses the threshold auto_min_sim picks for its k.
+        assert_eq!(cells[1].min_sim, auto_min_sim(&knn, 10).unwrap().min_sim);
+        assert_eq!(cells[1].min_sim, cells[3].min_sim);
+        let out = SweepOutput {
+            tool: String::new(),
+            version: String::new(),
+            input: SweepInput { features: None, knn_cache: None, labels: None, n: knn.n, dim: None },
+            params: SweepParams {
+                ks: vec![10, 20],
+                min_sims: vec![0.5],
+                auto_min_sim: true,
+                strategies: strategies.clone(),
+                knn_k: 20,
+                index: "Flat".into(),
+                normalize: true,
+                trials: 1,
+                seed: 1,
+                threads: 1,
+            },
+            timings_secs: SweepTimings { load: 0.0, knn: 0.0, cells: 0.0, total: 0.0 },
+            best: best_cell(&cells),
+            cells,
+        };
+        let table = out.markdown();
+        assert!(table.starts_with("| k | strategy | min_sim |"), "{table}");
+        assert!(table.contains("snn/normalized/undirected/own") && table.contains("(auto)"), "{table}");
+    }
+
+    #[test]
+    fn min_sim_grids_may_hold_auto() {
+        assert_eq!(parse_min_sim_grid("0.5,auto").unwrap(), (vec![0.5], true));
+        assert_eq!(parse_min_sim_grid("auto").unwrap(), (vec![], true));
+        assert_eq!(parse_min_sim_grid("0.5:0.6:0.1").unwrap(), (vec![0.5, 0.6], false));
+        assert!(parse_min_sim_grid("auto,").is_err());
+        assert!(parse_min_sim_grid("autox").is_err());
     }
 
     #[test]
     fn best_cell_takes_the_first_of_equals() {
         let (knn, truth) = synth_knn(5);
-        let mut cells = sweep(&knn, &truth, &[5], &[0.99, 1.0], &InfomapConfig::default(), &NoProgress).unwrap();
+        let mut cells = sweep(&knn, &truth, &grid(&[5], &[0.99, 1.0]), &InfomapConfig::default(), &NoProgress).unwrap();
         assert_eq!(best_cell(&cells), Some(0));
         assert!(cells[0].best && !cells[1].best);
         cells.clear();
@@ -609,7 +781,13 @@ mod tests {
             truth: Some(dir.path().join("labels.meta")),
             ..RunConfig::default()
         };
-        let config = SweepConfig { inputs, ks: vec![5, 15], min_sims: vec![0.4, 0.6] };
+        let config = SweepConfig {
+            inputs,
+            ks: vec![5, 15],
+            min_sims: vec![0.4, 0.6],
+            auto_min_sim: false,
+            strategies: SEED.to_vec(),
+        };
         let out = run(&config, &NoProgress).unwrap();
         assert_eq!((out.input.n, out.input.dim, out.params.knn_k), (800, Some(32), 15));
         assert_eq!(out.cells.len(), 4);

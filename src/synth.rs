@@ -70,6 +70,9 @@ use crate::rng::Rng;
 /// does not depend on the number of threads.
 pub const ROWS_PER_BLOCK: usize = 1024;
 
+/// [`Synth::sources`] of a junk row (a random vector, an image of no identity).
+pub const JUNK: u32 = u32::MAX;
+
 /// Parameters of the generator. See the [module documentation](self) for the model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SynthConfig {
@@ -214,6 +217,10 @@ pub struct Synth {
     pub labels: Vec<u32>,
     /// Rows per identity, in label order.
     pub identity_sizes: Vec<u32>,
+    /// The identity each row is an image of: its label, another identity for a mislabelled
+    /// row, [`JUNK`] for a junk row. Clustering by this is the best any method can do on the
+    /// features; scoring it against `labels` gives the ceiling of the scores.
+    pub sources: Vec<u32>,
     /// What was drawn.
     pub stats: SynthStats,
 }
@@ -289,13 +296,15 @@ pub fn generate(config: &SynthConfig) -> Result<Synth> {
 
     let rows_seed = stream_seed(config.seed, ROWS_STREAM);
     let mut data = vec![0f32; n * dim];
+    let mut sources = vec![0u32; n];
     let (junk_rows, mislabelled_rows) = data
         .par_chunks_mut(ROWS_PER_BLOCK * dim)
         .zip(labels.par_chunks(ROWS_PER_BLOCK))
+        .zip(sources.par_chunks_mut(ROWS_PER_BLOCK))
         .enumerate()
-        .map(|(block, (out, block_labels))| {
+        .map(|(block, ((out, block_labels), block_sources))| {
             let mut rng = Rng::derive(rows_seed, block as u64);
-            draw_rows(config, &centres, block_labels, out, &mut rng)
+            draw_rows(config, &centres, block_labels, out, block_sources, &mut rng)
         })
         .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
 
@@ -314,7 +323,7 @@ pub fn generate(config: &SynthConfig) -> Result<Synth> {
         mislabelled_rows,
     };
     let features = Array2::from_shape_vec((n, dim), data).expect("n * dim values were allocated");
-    Ok(Synth { features, labels, identity_sizes, stats })
+    Ok(Synth { features, labels, identity_sizes, sources, stats })
 }
 
 /// Identity sizes: discretised lognormal with the configured mean, the last cut to fill `n`.
@@ -387,17 +396,26 @@ fn centres(config: &SynthConfig, identities: usize) -> (Vec<f32>, usize) {
     (centres, count)
 }
 
-/// Draws the rows of one block into `out`; returns the numbers of junk and mislabelled rows.
-fn draw_rows(config: &SynthConfig, centres: &[f32], labels: &[u32], out: &mut [f32], rng: &mut Rng) -> (usize, usize) {
+/// Draws the rows of one block into `out` and their identities into `sources`; returns the
+/// numbers of junk and mislabelled rows.
+fn draw_rows(
+    config: &SynthConfig,
+    centres: &[f32],
+    labels: &[u32],
+    out: &mut [f32],
+    sources: &mut [u32],
+    rng: &mut Rng,
+) -> (usize, usize) {
     let dim = config.dim;
     let identities = centres.len() / dim;
     let inv_sqrt_dim = 1.0 / (dim as f64).sqrt();
     let (mut junk, mut mislabelled) = (0, 0);
-    for (row, &label) in out.chunks_exact_mut(dim).zip(labels) {
+    for ((row, &label), row_source) in out.chunks_exact_mut(dim).zip(labels).zip(sources) {
         let kind = rng.unit_f64();
         fill_normal(rng, row);
         if kind < config.junk_fraction {
             junk += 1;
+            *row_source = JUNK;
             normalize(row);
             continue;
         }
@@ -412,7 +430,9 @@ fn draw_rows(config: &SynthConfig, centres: &[f32], labels: &[u32], out: &mut [f
             }
         } else {
             label
-        } as usize;
+        };
+        *row_source = source;
+        let source = source as usize;
         let scale = (config.noise * (config.quality_sigma * rng.normal()).exp() * inv_sqrt_dim) as f32;
         let centre = &centres[source * dim..(source + 1) * dim];
         row.iter_mut().zip(centre).for_each(|(x, &c)| *x = c + scale * *x);
@@ -676,6 +696,11 @@ mod tests {
         assert!((0.017..0.023).contains(&share(st.mislabelled_rows)), "{st:?}");
         let lookalikes = st.lookalike_identities as f64 / st.identities as f64;
         assert!((0.07..0.13).contains(&lookalikes), "{st:?}");
+        // Sources agree with the counts: junk rows have none, mislabelled rows another's.
+        assert_eq!(s.sources.iter().filter(|&&x| x == JUNK).count(), st.junk_rows);
+        let other = s.sources.iter().zip(&s.labels).filter(|(&x, &l)| x != JUNK && x != l).count();
+        assert_eq!(other, st.mislabelled_rows);
+        assert!(s.sources.iter().all(|&x| x == JUNK || (x as usize) < st.identities));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The sweep as an SVG plot: pairwise precision, recall and F against `min_sim`, one colour per
-//! `k` (F solid, precision dashed, recall dotted), the best cell circled.
+//! `k` (F solid, precision dashed, recall dotted), the best cell circled. With several
+//! strategies, the lines are those of the first; cells at the automatic threshold are not on
+//! the lines.
 //!
 //! Drawn with `plotters`' SVG backend only (no font or bitmap dependencies: text is left to the
 //! SVG viewer), into a string, then written through [`AtomicFile`].
@@ -109,7 +111,10 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, output: &SweepOutput) -> Draw
     let mut legend: Vec<(Mark, RGBColor, String)> = Vec::new();
     for (index, &k) in output.params.ks.iter().enumerate() {
         let colour = COLOURS[index % COLOURS.len()];
-        let mut cells: Vec<&SweepCell> = output.cells.iter().filter(|c| c.k == k).collect();
+        // One strategy per plot: the first; automatic cells are off the grid.
+        let first = output.params.strategies.first();
+        let mut cells: Vec<&SweepCell> =
+            output.cells.iter().filter(|c| c.k == k && Some(&c.strategy) == first && !c.min_sim_auto).collect();
         cells.sort_by(|a, b| a.min_sim.total_cmp(&b.min_sim));
         let points = |metric: fn(&SweepCell) -> f64| -> Vec<(f64, f64)> {
             cells.iter().map(|c| (f64::from(c.min_sim), metric(c))).collect()
@@ -163,8 +168,8 @@ fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(Mark, RGBC
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infomap::FlowModel;
     use crate::metrics::{Prf, Scores};
+    use crate::strategy::Strategy;
     use crate::sweep::{SweepInput, SweepParams, SweepTimings};
 
     fn cell(k: usize, min_sim: f32, f: f64, best: bool) -> SweepCell {
@@ -172,6 +177,8 @@ mod tests {
         SweepCell {
             k,
             min_sim,
+            min_sim_auto: false,
+            strategy: Strategy::default(),
             links: 10,
             nodes_without_links: 1,
             modules: 3,
@@ -192,10 +199,11 @@ mod tests {
             params: SweepParams {
                 ks,
                 min_sims,
+                auto_min_sim: false,
+                strategies: vec![Strategy::default()],
                 knn_k: 80,
                 index: "Flat".into(),
                 normalize: true,
-                flow: FlowModel::Directed,
                 trials: 1,
                 seed: 1,
                 threads: 1,

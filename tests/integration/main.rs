@@ -8,5 +8,7 @@ mod determinism;
 mod fuzz;
 mod interrupt;
 mod oracle;
+mod quality;
+mod reproduce;
 mod scale;
 mod synth_sweep;

@@ -1,0 +1,432 @@
+//! Which k-NN links become graph links, and with what weight.
+//!
+//! [`crate::graph::build_graph`] is the seed's rule: keep every neighbour above one global
+//! `min_sim`, weighted by its similarity. [`build_edges`] adds two pruning rules and two
+//! weightings, each a per-row function of the k-NN table:
+//!
+//! - [`Pruning::Adaptive`] cuts each row's ranked neighbour list where its similarities stop
+//!   falling like its tail does ([`adaptive_cut`]): a face's own identity comes first, then a
+//!   drop, then a long, slowly decaying background of other people. The global `min_sim` stays
+//!   as a floor (a row whose neighbours are all background has no drop to find).
+//! - [`Pruning::Snn`] scores a link `i -> j` by how much the two rows' neighbour lists overlap
+//!   and keeps links that score at least `min_snn`: two images of one person share most of
+//!   their neighbours, a face and a look-alike share few. The *shared-neighbour score* is the
+//!   share of row `j`'s first `k` slots (itself included) that are also among row `i`'s, in
+//!   `[0, 1]`; both rows list themselves, so a mutual link counts both ends.
+//! - [`Weighting::Normalized`] divides each kept link's similarity by the sum over its row, so
+//!   every row with links sends out weight 1 (a transition probability). Under undirected flow
+//!   this gives every linked face flow, where raw similarities let dense identities take it all.
+//! - [`Weighting::Snn`] weights a link by its shared-neighbour score instead of its similarity.
+//!
+//! The self entry is dropped by id, as in [`crate::graph`]. Rows are processed in parallel in
+//! fixed chunks and concatenated in row order, so the graph does not depend on the number of
+//! threads.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::knn::{Knn, NONE};
+
+/// Rows per parallel work unit.
+const CHUNK_ROWS: usize = 2048;
+
+/// Fewest tail gaps [`adaptive_cut`] needs behind a cut to judge it.
+pub const MIN_TAIL_GAPS: usize = 4;
+
+/// Which links of a k-NN row to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pruning {
+    /// Every neighbour with similarity `>= min_sim` (the seed's rule).
+    #[default]
+    Threshold,
+    /// Neighbours before the row's own cut ([`adaptive_cut`]), and `>= min_sim`.
+    Adaptive,
+    /// Neighbours `>= min_sim` whose shared-neighbour score is `>= min_snn`.
+    Snn,
+}
+
+impl Pruning {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pruning::Threshold => "threshold",
+            Pruning::Adaptive => "adaptive",
+            Pruning::Snn => "snn",
+        }
+    }
+}
+
+/// The weight of a kept link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weighting {
+    /// Cosine similarity (the seed's weight).
+    #[default]
+    Sim,
+    /// Similarity divided by the sum of the row's kept similarities.
+    Normalized,
+    /// Shared-neighbour score (see the [module documentation](self)).
+    Snn,
+}
+
+impl Weighting {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Weighting::Sim => "sim",
+            Weighting::Normalized => "normalized",
+            Weighting::Snn => "snn",
+        }
+    }
+}
+
+/// How [`build_edges`] turns a k-NN table into links, besides `k` and `min_sim`. The default
+/// is the seed's rule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Which links to keep. Default [`Pruning::Threshold`].
+    pub pruning: Pruning,
+    /// Their weights. Default [`Weighting::Sim`].
+    pub weighting: Weighting,
+    /// [`Pruning::Snn`] keeps links scoring at least this, in `[0, 1]`. Default 0.2.
+    pub min_snn: f32,
+    /// [`Pruning::Adaptive`] cuts only where the drop stands out of the tail by at least this
+    /// many standard deviations; rows without such a drop keep every neighbour above `min_sim`.
+    /// Default 3.
+    pub min_cut_z: f32,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        EdgeConfig { pruning: Pruning::Threshold, weighting: Weighting::Sim, min_snn: 0.2, min_cut_z: 3.0 }
+    }
+}
+
+/// Builds the graph of kept, weighted links from the first `k` slots of each row (self
+/// included, as `--k` counts), keeping only links with similarity at least `min_sim`.
+///
+/// With [`Pruning::Threshold`] and [`Weighting::Sim`] (the default config) this is exactly
+/// [`crate::graph::build_graph`].
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] for `k == 0` or `k > knn.k` (`--k`), a NaN `min_sim`
+/// (`--min-sim`), a `min_snn` outside `[0, 1]` (`--min-snn`).
+///
+/// # Complexity
+///
+/// `O(n k)` for the threshold and adaptive rules; `O(n k²)` for shared-neighbour scores (each
+/// candidate link compares two lists of `k`), in parallel over rows. Memory: the graph, plus
+/// one `u32` per row per worker for the shared-neighbour marks.
+pub fn build_edges(knn: &Knn, k: usize, min_sim: f32, config: &EdgeConfig) -> Result<Graph> {
+    if k == 0 || k > knn.k {
+        return Err(Error::invalid(
+            "--k",
+            format!("k = {k} must be at least 1 and at most the {} neighbours per row of the k-NN table", knn.k),
+        ));
+    }
+    if min_sim.is_nan() {
+        return Err(Error::invalid("--min-sim", "is NaN"));
+    }
+    if !(0.0..=1.0).contains(&config.min_snn) {
+        return Err(Error::invalid("--min-snn", format!("{} is not in [0, 1]", config.min_snn)));
+    }
+    assert!(
+        knn.ids.len() == knn.n * knn.k && knn.sims.len() == knn.n * knn.k,
+        "Knn invariant broken: {} ids and {} sims for {} x {}",
+        knn.ids.len(),
+        knn.sims.len(),
+        knn.n,
+        knn.k
+    );
+    let needs_snn = config.pruning == Pruning::Snn || config.weighting == Weighting::Snn;
+    let chunks: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = (0..knn.n.div_ceil(CHUNK_ROWS))
+        .into_par_iter()
+        .map(|chunk| {
+            let rows = chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(knn.n);
+            let mut marks = if needs_snn { vec![u32::MAX; knn.n] } else { Vec::new() };
+            let mut counts = Vec::with_capacity(rows.len());
+            let mut targets = Vec::new();
+            let mut weights = Vec::new();
+            let mut scratch = Vec::new();
+            for i in rows {
+                let before = targets.len();
+                row_links(knn, k, min_sim, config, i, &mut marks, &mut scratch, &mut targets, &mut weights);
+                counts.push(targets.len() - before);
+            }
+            (counts, targets, weights)
+        })
+        .collect();
+    let total: usize = chunks.iter().map(|c| c.1.len()).sum();
+    let mut offsets = Vec::with_capacity(knn.n + 1);
+    let mut targets = Vec::with_capacity(total);
+    let mut weights = Vec::with_capacity(total);
+    offsets.push(0);
+    for (counts, t, w) in chunks {
+        for c in counts {
+            offsets.push(offsets.last().copied().unwrap_or(0) + c);
+        }
+        targets.extend_from_slice(&t);
+        weights.extend_from_slice(&w);
+    }
+    Ok(Graph { offsets, targets, weights })
+}
+
+/// The neighbours of row `i` in its first `k` slots, self and padding dropped, in row order.
+fn neighbours(knn: &Knn, k: usize, i: usize) -> impl Iterator<Item = (u32, f32)> + '_ {
+    let (ids, sims) = knn.row(i);
+    ids[..k].iter().zip(&sims[..k]).filter(move |(&j, _)| j != NONE && j as usize != i).map(|(&j, &s)| (j, s))
+}
+
+/// Appends row `i`'s kept links to `targets` and `weights`.
+#[allow(clippy::too_many_arguments)]
+fn row_links(
+    knn: &Knn,
+    k: usize,
+    min_sim: f32,
+    config: &EdgeConfig,
+    i: usize,
+    marks: &mut [u32],
+    scratch: &mut Vec<f32>,
+    targets: &mut Vec<u32>,
+    weights: &mut Vec<f32>,
+) {
+    let start = targets.len();
+    let limit = match config.pruning {
+        Pruning::Adaptive => {
+            scratch.clear();
+            scratch.extend(neighbours(knn, k, i).map(|(_, s)| s));
+            adaptive_cut(scratch, config.min_cut_z)
+        }
+        Pruning::Threshold | Pruning::Snn => usize::MAX,
+    };
+    if !marks.is_empty() {
+        // Row i's neighbour set, itself included, marked with its own id.
+        let (ids, _) = knn.row(i);
+        for &j in ids[..k].iter().filter(|&&j| j != NONE) {
+            marks[j as usize] = i as u32;
+        }
+        marks[i] = i as u32;
+    }
+    for (j, s) in neighbours(knn, k, i).take(limit) {
+        if s < min_sim {
+            // Rows are sorted by similarity: nothing further passes.
+            break;
+        }
+        let snn = if marks.is_empty() { 0.0 } else { snn_score(knn, k, i, j, marks) };
+        if config.pruning == Pruning::Snn && snn < config.min_snn {
+            continue;
+        }
+        targets.push(j);
+        weights.push(match config.weighting {
+            Weighting::Sim | Weighting::Normalized => s,
+            Weighting::Snn => snn,
+        });
+    }
+    if config.weighting == Weighting::Normalized {
+        let sum: f64 = weights[start..].iter().map(|&w| f64::from(w)).sum();
+        if sum > 0.0 {
+            weights[start..].iter_mut().for_each(|w| *w = (f64::from(*w) / sum) as f32);
+        }
+    }
+}
+
+/// The shared-neighbour score of the link `i -> j`: the share of row `j`'s first `k` slots
+/// (itself included) that are also in row `i`'s, whose members `marks` holds (`marks[l] == i`).
+/// Both rows list themselves, so a mutual link counts both ends. In `[0, 1]`.
+fn snn_score(knn: &Knn, k: usize, i: usize, j: u32, marks: &[u32]) -> f32 {
+    let (ids, _) = knn.row(j as usize);
+    let mut listed = 0usize;
+    let mut shared = 0usize;
+    for &l in ids[..k].iter().filter(|&&l| l != NONE) {
+        listed += 1;
+        shared += usize::from(marks[l as usize] == i as u32);
+    }
+    // j's own slot may be padding-free but missing itself (duplicates): count it as listed.
+    if !ids[..k].contains(&j) {
+        listed += 1;
+        shared += usize::from(marks[j as usize] == i as u32);
+    }
+    shared as f32 / listed.max(1) as f32
+}
+
+/// Where to cut a ranked similarity list: the number of leading entries to keep.
+///
+/// `sims` is one row's neighbour similarities, descending (self excluded). The gaps
+/// `g_c = sims[c-1] - sims[c]` of a face's list are small among its own identity, large once
+/// where the identity ends, and small and steady along the background of other people. For each
+/// possible cut `c` (keep `sims[..c]`) with at least [`MIN_TAIL_GAPS`] gaps behind it, the gap
+/// at the cut is compared with the gaps behind it: `z_c = (g_c - mean) / sd` over `g_{c+1}..`.
+/// The cut is the `c` with the largest `z_c`, if that is at least `min_z`; otherwise no drop
+/// stands out and the whole list is kept (`sims.len()`).
+///
+/// Measuring a gap against the tail *behind* it (not the whole row) is what lets the last
+/// large drop win over an earlier one between two images of the same person: the earlier gap's
+/// tail still contains the identity's end, so its spread is large.
+///
+/// # Complexity
+///
+/// `O(len)`, with suffix sums of the gaps and their squares.
+pub fn adaptive_cut(sims: &[f32], min_z: f32) -> usize {
+    let m = sims.len();
+    if m < MIN_TAIL_GAPS + 2 {
+        return m;
+    }
+    // gaps[c] = sims[c] - sims[c + 1], c in 0..m-1; cut c+1 keeps sims[..=c].
+    let gaps: Vec<f64> = sims.windows(2).map(|w| f64::from(w[0]) - f64::from(w[1])).collect();
+    let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
+    let mut best = (f64::NEG_INFINITY, m);
+    for c in (0..gaps.len()).rev() {
+        let tail = gaps.len() - 1 - c; // gaps behind c: c+1..
+        if tail >= MIN_TAIL_GAPS {
+            let mean = sum / tail as f64;
+            let var = (sum_sq / tail as f64 - mean * mean).max(0.0);
+            // A floor on the spread: a perfectly flat tail (duplicates) must not divide by 0.
+            let sd = var.sqrt().max(1e-6);
+            let z = (gaps[c] - mean) / sd;
+            if z >= best.0 {
+                best = (z, c + 1);
+            }
+        }
+        sum += gaps[c];
+        sum_sq += gaps[c] * gaps[c];
+    }
+    if best.0 >= f64::from(min_z) {
+        best.1
+    } else {
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::build_graph;
+    use crate::knn::tests::uniform_f32;
+    use crate::rng::Rng;
+
+    #[test]
+    fn cut_finds_the_identity_end() {
+        // Four images of one person, then a slowly falling background.
+        let mut sims = vec![0.9, 0.88, 0.85, 0.83];
+        sims.extend((0..30).map(|t| 0.45 - 0.003 * t as f32));
+        assert_eq!(adaptive_cut(&sims, 3.0), 4);
+        // A near-duplicate first does not pull the cut forward.
+        let mut dup = vec![0.99, 0.85, 0.84, 0.82];
+        dup.extend((0..30).map(|t| 0.45 - 0.003 * t as f32));
+        assert_eq!(adaptive_cut(&dup, 3.0), 4);
+    }
+
+    #[test]
+    fn no_drop_keeps_everything() {
+        let flat: Vec<f32> = (0..40).map(|t| 0.9 - 0.002 * t as f32).collect();
+        assert_eq!(adaptive_cut(&flat, 3.0), 40);
+        assert_eq!(adaptive_cut(&[0.9, 0.5, 0.4], 3.0), 3, "too short to judge");
+        assert_eq!(adaptive_cut(&[], 3.0), 0);
+    }
+
+    fn random_knn(rng: &mut Rng, n: usize, k: usize) -> Knn {
+        let mut ids = Vec::new();
+        let mut sims = Vec::new();
+        for i in 0..n {
+            let mut row: Vec<(f32, u32)> = vec![(1.0, i as u32)];
+            let mut others: Vec<u32> = (0..n as u32).filter(|&j| j != i as u32).collect();
+            for t in 0..k - 1 {
+                let pick = t + (rng.next_u64() % (others.len() - t) as u64) as usize;
+                others.swap(t, pick);
+                row.push((((uniform_f32(rng) + 1.0) / 2.0 * 8.0).round() / 8.0, others[t]));
+            }
+            row.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            ids.extend(row.iter().map(|l| l.1));
+            sims.extend(row.iter().map(|l| l.0));
+        }
+        Knn { n, k, ids, sims }
+    }
+
+    #[test]
+    fn threshold_and_sim_is_the_seed_graph() {
+        let mut rng = Rng::new(31);
+        let knn = random_knn(&mut rng, 300, 12);
+        for (k, min_sim) in [(12, 0.5), (5, 0.0), (12, 0.99)] {
+            assert_eq!(
+                build_edges(&knn, k, min_sim, &EdgeConfig::default()).unwrap(),
+                build_graph(&knn, k, min_sim).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn normalized_weights_sum_to_one_per_linked_row() {
+        let mut rng = Rng::new(32);
+        let knn = random_knn(&mut rng, 200, 10);
+        let config = EdgeConfig { weighting: Weighting::Normalized, ..EdgeConfig::default() };
+        let g = build_edges(&knn, 10, 0.5, &config).unwrap();
+        let seed = build_graph(&knn, 10, 0.5).unwrap();
+        assert_eq!(g.targets, seed.targets);
+        for i in 0..g.n() {
+            let (_, w) = g.out_links(i);
+            if !w.is_empty() {
+                assert!((w.iter().map(|&w| f64::from(w)).sum::<f64>() - 1.0).abs() < 1e-5);
+            }
+        }
+    }
+
+    /// The shared-neighbour score against a naive set intersection.
+    #[test]
+    fn snn_scores_match_a_naive_count() {
+        let mut rng = Rng::new(33);
+        let knn = random_knn(&mut rng, 60, 8);
+        let k = 6;
+        let config = EdgeConfig { weighting: Weighting::Snn, ..EdgeConfig::default() };
+        let g = build_edges(&knn, k, 0.0, &config).unwrap();
+        let set = |i: usize| -> Vec<u32> {
+            let mut s: Vec<u32> = knn.row(i).0[..k].to_vec();
+            s.push(i as u32);
+            s.sort_unstable();
+            s.dedup();
+            s
+        };
+        for i in 0..knn.n {
+            let (t, w) = g.out_links(i);
+            assert_eq!(t, build_graph(&knn, k, 0.0).unwrap().out_links(i).0);
+            for (&j, &w) in t.iter().zip(w) {
+                let (a, b) = (set(i), set(j as usize));
+                let shared = b.iter().filter(|x| a.contains(x)).count();
+                assert!((w - shared as f32 / b.len() as f32).abs() < 1e-6, "{i} -> {j}");
+            }
+        }
+        // Pruning keeps exactly the links scoring at least min_snn.
+        let pruned = build_edges(&knn, k, 0.0, &EdgeConfig { pruning: Pruning::Snn, min_snn: 0.5, ..config }).unwrap();
+        let kept: usize = g.weights.iter().filter(|&&w| w >= 0.5).count();
+        assert_eq!(pruned.num_links(), kept);
+    }
+
+    #[test]
+    fn same_graph_with_one_thread_and_many() {
+        let mut rng = Rng::new(34);
+        let knn = random_knn(&mut rng, 5000, 6);
+        for pruning in [Pruning::Threshold, Pruning::Adaptive, Pruning::Snn] {
+            let config = EdgeConfig { pruning, weighting: Weighting::Normalized, ..Default::default() };
+            let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+            let a = one.install(|| build_edges(&knn, 6, 0.3, &config).unwrap());
+            let b = build_edges(&knn, 6, 0.3, &config).unwrap();
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_errors() {
+        let mut rng = Rng::new(35);
+        let knn = random_knn(&mut rng, 10, 4);
+        let e = build_edges(&knn, 5, 0.5, &EdgeConfig::default()).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { name: "--k", .. }), "{e}");
+        let e = build_edges(&knn, 4, f32::NAN, &EdgeConfig::default()).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { name: "--min-sim", .. }), "{e}");
+        let e = build_edges(&knn, 4, 0.5, &EdgeConfig { min_snn: 1.5, ..EdgeConfig::default() }).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { name: "--min-snn", .. }), "{e}");
+    }
+}
