@@ -33,6 +33,11 @@
 //! there are more (deterministic, and spread over the whole file even when it is sorted by
 //! identity).
 //!
+//! `IVFJoin<nlist>` is this crate's own inverted-file search, not a faiss string: the rows are
+//! split into `nlist` lists by a k-means quantizer, and each list's rows are searched exactly
+//! among the rows of the `nprobe` lists nearest its centroid, as one BLAS product per list
+//! (the source of `ivf_join` says why faiss's IVF search is slow here).
+//!
 //! Queries are searched in batches of [`KnnConfig::batch_rows`] rows. Each batch's faiss output
 //! (8-byte labels) is canonicalised straight into the final table, so memory beyond the index
 //! and the table is bounded by one batch, and progress is reported once per batch.
@@ -491,9 +496,6 @@ pub fn parse_ivf_join(index: &str) -> Option<usize> {
 /// The name of the inverted-file self-join ([`ivf_join`]) in index strings: `IVFJoin<nlist>`.
 pub const IVF_JOIN: &str = "IVFJoin";
 
-/// Lists probed by default by an `IVFJoin` search when `nprobe` is not given.
-pub const IVF_JOIN_DEFAULT_NPROBE: usize = 8;
-
 /// The inverted-file self-join: an approximate k-NN of every row against all rows that runs at
 /// BLAS speed.
 ///
@@ -518,16 +520,24 @@ pub const IVF_JOIN_DEFAULT_NPROBE: usize = 8;
 ///
 /// Memory beyond the features and the table: the centroids, one list's probe set (copied for
 /// faiss) and its results.
-fn ivf_join(features: &Features, config: &KnnConfig, nlist: usize, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
+fn ivf_join(
+    features: &Features,
+    config: &KnnConfig,
+    nlist: usize,
+    progress: &dyn Progress,
+) -> Result<(Knn, SearchStats)> {
     let (n, d, k) = (features.n(), features.dim(), config.k);
     let d_u32 = d as u32; // checked by search_knn
     let nlist = nlist.min(n);
-    let nprobe = config.nprobe.unwrap_or(IVF_JOIN_DEFAULT_NPROBE).min(nlist);
+    let nprobe = config.nprobe.unwrap_or(AUTO_NPROBE).min(nlist);
     if config.nprobe == Some(0) {
         return Err(Error::invalid("--nprobe", "must be at least 1"));
     }
     if config.ef_search.is_some() {
-        return Err(Error::invalid("--ef-search", format!("index '{}' does not take efSearch (it is not HNSW)", config.index)));
+        return Err(Error::invalid(
+            "--ef-search",
+            format!("index '{}' does not take efSearch (it is not HNSW)", config.index),
+        ));
     }
     let context = |doing: &str| format!("{doing} index '{}' (n = {n}, d = {d}, k = {k})", config.index);
     let faiss_err = |doing: &'static str| {
@@ -557,8 +567,7 @@ fn ivf_join(features: &Features, config: &KnnConfig, nlist: usize, progress: &dy
     let mut trainer = FlatIndex::new_ip(d_u32).map_err(faiss_err("creating the quantizer of"))?;
     clustering.train(&sample, &mut trainer).map_err(faiss_err("training"))?;
     drop(sample);
-    let centroids: Vec<f32> =
-        clustering.centroids().map_err(faiss_err("training"))?.concat();
+    let centroids: Vec<f32> = clustering.centroids().map_err(faiss_err("training"))?.concat();
     drop(clustering);
     drop(trainer);
     let mut quantizer = FlatIndex::new_ip(d_u32).map_err(faiss_err("creating the quantizer of"))?;
@@ -592,82 +601,141 @@ fn ivf_join(features: &Features, config: &KnnConfig, nlist: usize, progress: &dy
     drop(list_of);
 
     // 3. Probe sets: the lists whose centroids are nearest each centroid, itself included.
+    // Lists too small to hold k rows between them (k large, or tiny lists) probe more lists,
+    // doubling, until they do, so that every row gets its k neighbours.
     let probes = quantizer.search(&centroids, nprobe).map_err(faiss_err("probing"))?;
+    let list_len = |p: usize| offsets[p + 1] - offsets[p];
+    let mut probe_sets: Vec<Vec<usize>> = Vec::with_capacity(nlist);
+    for c in 0..nlist {
+        let mut lists = probe_set(&probes.labels[c * nprobe..(c + 1) * nprobe], c);
+        let mut wider = nprobe;
+        while lists.iter().map(|&p| list_len(p)).sum::<usize>() < k && wider < nlist {
+            wider = (wider * 2).min(nlist);
+            let more = quantizer.search(&centroids[c * d..(c + 1) * d], wider).map_err(faiss_err("probing"))?;
+            lists = probe_set(&more.labels, c);
+        }
+        probe_sets.push(lists);
+    }
     drop(quantizer);
     let build_secs = started.elapsed().as_secs_f64();
     drop(index_stage);
 
-    // 4. Each list's rows against its probe set.
+    // 4. Each list's rows against its probe set: lists side by side on rayon's threads, each
+    // product on one BLAS thread (no BLAS threads spinning while the heaps and copies run),
+    // a round of lists at a time, so that memory holds one round's results.
     let started = Instant::now();
     progress.start("knn", Some(n as u64));
     let _finish = FinishOnDrop(progress);
+    let _one_blas_thread = OneBlasThread::new();
+    let search_context = context("searching");
     let mut ids = vec![NONE; n * k];
     let mut sims = vec![f32::NEG_INFINITY; n * k];
-    let mut candidates: Vec<u32> = Vec::new();
-    let mut candidate_rows: Vec<f32> = Vec::new();
-    let mut query_rows: Vec<f32> = Vec::new();
-    let mut out_ids: Vec<u32> = Vec::new();
-    let mut out_sims: Vec<f32> = Vec::new();
-    for c in 0..nlist {
-        let members = &rows[offsets[c]..offsets[c + 1]];
-        if members.is_empty() {
-            continue;
+    for round in (0..nlist).step_by(JOIN_LISTS_PER_ROUND) {
+        let lists = round..(round + JOIN_LISTS_PER_ROUND).min(nlist);
+        let results = lists
+            .clone()
+            .into_par_iter()
+            .map(|c| {
+                let candidates: Vec<u32> =
+                    probe_sets[c].iter().flat_map(|&p| &rows[offsets[p]..offsets[p + 1]]).copied().collect();
+                join_list(features, &rows[offsets[c]..offsets[c + 1]], &candidates, k, &search_context)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (c, (list_ids, list_sims)) in lists.zip(results) {
+            let members = &rows[offsets[c]..offsets[c + 1]];
+            for (r, &i) in members.iter().enumerate() {
+                let (from, to) = (r * k..(r + 1) * k, i as usize * k..(i as usize + 1) * k);
+                ids[to.clone()].copy_from_slice(&list_ids[from.clone()]);
+                sims[to].copy_from_slice(&list_sims[from]);
+            }
+            progress.advance(members.len() as u64);
         }
-        candidates.clear();
-        let mut own_list_probed = false;
-        for probe in probes.labels[c * nprobe..(c + 1) * nprobe].iter().filter_map(|l| l.get()) {
-            let p = probe as usize;
-            own_list_probed |= p == c;
-            candidates.extend_from_slice(&rows[offsets[p]..offsets[p + 1]]);
-        }
-        if !own_list_probed {
-            // Duplicate centroids can push a list's own out of its probe set: keep it.
-            candidates.extend_from_slice(members);
-        }
-        candidate_rows.clear();
-        candidate_rows.extend(candidates.iter().flat_map(|&j| features.row(j as usize).iter().copied()));
-        query_rows.clear();
-        query_rows.extend(members.iter().flat_map(|&i| features.row(i as usize).iter().copied()));
-        let mut block = FlatIndex::new_ip(d_u32).map_err(faiss_err("searching"))?;
-        block.add(&candidate_rows).map_err(faiss_err("searching"))?;
-        let result = block.search(&query_rows, k).map_err(faiss_err("searching"))?;
-        drop(block);
-        // Local ids to row ids; then canonical rows, in parallel, into a block buffer.
-        let labels: Vec<Idx> = result
-            .labels
-            .iter()
-            .map(|l| l.get().map_or(Idx::none(), |local| Idx::new(u64::from(candidates[local as usize]))))
-            .collect();
-        out_ids.clear();
-        out_ids.resize(members.len() * k, NONE);
-        out_sims.clear();
-        out_sims.resize(members.len() * k, f32::NEG_INFINITY);
-        labels
-            .par_chunks_exact(k)
-            .zip(out_ids.par_chunks_exact_mut(k))
-            .zip(out_sims.par_chunks_exact_mut(k))
-            .zip(members.par_iter())
-            .try_for_each_init(
-                || Vec::with_capacity(k),
-                |scratch, (((labels, row_ids), row_sims), &i)| {
-                    let query = features.row(i as usize);
-                    canonicalise_row(labels, n, scratch, row_ids, row_sims, |j| dot(query, features.row(j as usize)))
-                },
-            )
-            .map_err(|id| Error::Faiss {
-                context: context("searching"),
-                message: format!("returned neighbour id {id}, outside [0, {n})"),
-            })?;
-        for (r, &i) in members.iter().enumerate() {
-            let (from, to) = (r * k..(r + 1) * k, i as usize * k..(i as usize + 1) * k);
-            ids[to.clone()].copy_from_slice(&out_ids[from.clone()]);
-            sims[to].copy_from_slice(&out_sims[from]);
-        }
-        progress.advance(members.len() as u64);
     }
     let resolved = KnnConfig { nprobe: Some(nprobe), ..config.clone() };
     let stats = SearchStats { resolved, build_secs, search_secs: started.elapsed().as_secs_f64() };
     Ok((Knn { n, k, ids, sims }, stats))
+}
+
+/// Lists probed per round of [`ivf_join`]'s search: enough to keep every thread busy despite
+/// uneven list sizes, few enough that a round's results stay small.
+const JOIN_LISTS_PER_ROUND: usize = 64;
+
+/// The lists of `probes` (faiss labels of the quantizer; `-1` skipped), list `own` always
+/// among them (duplicate centroids can push a list's own out of its nearest ones).
+fn probe_set(probes: &[Idx], own: usize) -> Vec<usize> {
+    let mut lists: Vec<usize> = probes.iter().filter_map(|l| l.get()).map(|p| p as usize).collect();
+    if !lists.contains(&own) {
+        lists.push(own);
+    }
+    lists
+}
+
+/// The canonical rows (ids and similarities, `k` slots each) of `members` searched exactly
+/// among `candidates`, on the calling thread: one faiss `Flat` search on one OpenMP thread.
+/// `context` names the search in errors.
+fn join_list(
+    features: &Features,
+    members: &[u32],
+    candidates: &[u32],
+    k: usize,
+    context: &str,
+) -> Result<(Vec<u32>, Vec<f32>)> {
+    let (n, d) = (features.n(), features.dim());
+    let faiss_err = |e: faiss::error::Error| Error::Faiss { context: context.to_string(), message: faiss_message(&e) };
+    let gather = |rows: &[u32]| {
+        let mut data = Vec::with_capacity(rows.len() * d);
+        for &i in rows {
+            data.extend_from_slice(features.row(i as usize));
+        }
+        data
+    };
+    let _one_omp_thread = OneOmpThread::new();
+    // d fits u32: checked by search_knn.
+    let mut block = FlatIndex::new_ip(d as u32).map_err(faiss_err)?;
+    block.add(&gather(candidates)).map_err(faiss_err)?;
+    let result = block.search(&gather(members), k).map_err(faiss_err)?;
+    drop(block);
+    let mut ids = vec![NONE; members.len() * k];
+    let mut sims = vec![f32::NEG_INFINITY; members.len() * k];
+    let mut scratch = Vec::with_capacity(k);
+    let mut local = Vec::with_capacity(k);
+    for (r, &i) in members.iter().enumerate() {
+        // Local ids to row ids; -1 (fewer candidates than k) stays.
+        local.clear();
+        local.extend(result.labels[r * k..(r + 1) * k].iter().map(|l| match l.get() {
+            // A local id past the candidates becomes id n: an error below.
+            Some(j) => Idx::new(candidates.get(j as usize).map_or(n as u64, |&id| u64::from(id))),
+            None => Idx::none(),
+        }));
+        let query = features.row(i as usize);
+        let slots = r * k..(r + 1) * k;
+        canonicalise_row(&local, n, &mut scratch, &mut ids[slots.clone()], &mut sims[slots], |j| {
+            dot(query, features.row(j as usize))
+        })
+        .map_err(|id| Error::Faiss {
+            context: context.to_string(),
+            message: format!("returned neighbour id {id}, outside [0, {n})"),
+        })?;
+    }
+    Ok((ids, sims))
+}
+
+/// Runs OpenBLAS on one thread until dropped, then restores the previous number (a no-op
+/// without OpenBLAS).
+struct OneBlasThread(Option<usize>);
+
+impl OneBlasThread {
+    fn new() -> Self {
+        OneBlasThread(crate::blas::set_openblas_threads(1))
+    }
+}
+
+impl Drop for OneBlasThread {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0 {
+            crate::blas::set_openblas_threads(previous);
+        }
+    }
 }
 
 /// Recall of a k-NN table against exact search, measured on a sample of rows.
@@ -1236,6 +1304,100 @@ pub(crate) mod tests {
             let ratio = auto_nlist(n) as f64 / (4.0 * (n as f64).sqrt());
             assert!((0.7..1.42).contains(&ratio), "n = {n}: {}", auto_nlist(n));
         }
+    }
+
+    fn join(nlist: usize, nprobe: Option<usize>, k: usize) -> KnnConfig {
+        KnnConfig { nprobe, ..config(&format!("IVFJoin{nlist}"), k) }
+    }
+
+    /// Every row full (no padding), canonical and holding itself.
+    fn assert_full_rows(knn: &Knn) {
+        for i in 0..knn.n {
+            let (ids, sims) = knn.row(i);
+            assert_canonical_row(ids, sims);
+            assert!(!ids.contains(&NONE), "row {i} is padded: {ids:?}");
+            assert!(ids.contains(&(i as u32)), "row {i} misses itself");
+        }
+    }
+
+    #[test]
+    fn ivf_join_index_strings() {
+        assert_eq!(parse_ivf_join("IVFJoin512"), Some(512));
+        assert_eq!(parse_ivf_join("ivfjoin64"), Some(64));
+        for other in ["IVFJoin", "IVFJoin0", "IVFJoin-3", "IVFJoin12,Flat", "IVF512,Flat", "Flat", "IVF"] {
+            assert_eq!(parse_ivf_join(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn ivf_join_probing_all_lists_is_exact() {
+        let f = random_features(2000, 64, 3);
+        assert_matches_brute_force(&f, &build_knn(&f, &join(16, Some(16), 20), &NoProgress).unwrap());
+    }
+
+    #[test]
+    fn ivf_join_finds_the_kept_links_of_clustered_data() {
+        let s = crate::synth::generate(&crate::synth::SynthConfig { n: 6000, dim: 64, seed: 3, ..Default::default() })
+            .unwrap();
+        let f = Features::new(s.features, Path::new("synth"), true).unwrap();
+        let rec = Recorder::default();
+        let (knn, stats) = search_knn(&f, &join(64, None, 30), &rec).unwrap();
+        assert_eq!(stats.resolved.nprobe, Some(AUTO_NPROBE));
+        assert_eq!(*rec.stages.lock().unwrap(), [("index".to_string(), None), ("knn".to_string(), Some(6000))]);
+        assert_eq!((rec.advanced.load(Ordering::Relaxed), rec.finished.load(Ordering::Relaxed)), (6000, 2));
+        assert_full_rows(&knn);
+        // All rows checked: 8 of 64 lists probed find (nearly) every link the seed keeps.
+        let r = check_recall(&f, &knn, 30, f.n(), 1, 0.58, &NoProgress).unwrap();
+        assert!(r.exact_kept_links > 50_000 && r.kept_link_recall >= 0.99, "{r:?}");
+        // Its similarities are the exact ones of the ids found.
+        for i in (0..f.n()).step_by(97) {
+            for (&j, &sim) in knn.row(i).0.iter().zip(knn.row(i).1) {
+                assert_eq!(sim, super::dot(f.row(i), f.row(j as usize)));
+            }
+        }
+    }
+
+    #[test]
+    fn ivf_join_is_the_same_on_one_and_two_threads() {
+        let f = random_features(3000, 32, 15);
+        let c = join(32, Some(4), 25);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                set_faiss_threads(threads);
+                build_knn(&f, &c, &NoProgress).unwrap()
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(1));
+    }
+
+    #[test]
+    fn ivf_join_with_more_lists_than_rows() {
+        // 40 rows for 64 lists: one row per list, and k = 30 needs most lists probed.
+        let f = random_features(40, 8, 16);
+        let knn = build_knn(&f, &join(64, Some(2), 30), &NoProgress).unwrap();
+        assert_full_rows(&knn);
+        assert_matches_brute_force(&f, &build_knn(&f, &join(64, Some(64), 39), &NoProgress).unwrap());
+    }
+
+    #[test]
+    fn ivf_join_with_k_larger_than_a_list() {
+        // 16 lists of about 125 rows and one probe: k = 400 needs more lists, found by widening.
+        let f = random_features(2000, 16, 17);
+        let knn = build_knn(&f, &join(16, Some(1), 400), &NoProgress).unwrap();
+        assert_full_rows(&knn);
+    }
+
+    #[test]
+    fn ivf_join_rejects_parameters_it_does_not_take() {
+        let f = random_features(50, 8, 7);
+        let e = build_knn(&f, &join(4, Some(0), 5), &NoProgress).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { name: "--nprobe", .. }), "{e}");
+        let c = KnnConfig { ef_search: Some(8), ..join(4, None, 5) };
+        let e = build_knn(&f, &c, &NoProgress).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { name: "--ef-search", .. }), "{e}");
     }
 
     #[test]
