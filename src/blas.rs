@@ -131,6 +131,48 @@ fn lookup_corename() -> Option<String> {
     Some(name.to_string_lossy().trim().to_string())
 }
 
+/// Sets the number of threads OpenBLAS runs its products on (`openblas_set_num_threads`,
+/// process-wide) and returns the previous number, or does nothing and returns `None` when no
+/// OpenBLAS is loaded. Looked up at run time, as [`openblas_core`].
+///
+/// The inverted-file self-join of [`crate::knn`] runs many small products side by side on
+/// rayon's threads, each on one BLAS thread, instead of one after another on all of them.
+pub fn set_openblas_threads(n: usize) -> Option<usize> {
+    #[cfg(unix)]
+    {
+        swap_openblas_threads(n)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = n;
+        None
+    }
+}
+
+#[cfg(unix)]
+#[allow(unsafe_code)] // dlsym and calls through the pointers it returns.
+fn swap_openblas_threads(n: usize) -> Option<usize> {
+    use std::ffi::c_int;
+    // SAFETY: as in lookup_corename.
+    let (get, set) = unsafe {
+        (
+            libc::dlsym(libc::RTLD_DEFAULT, c"openblas_get_num_threads".as_ptr()),
+            libc::dlsym(libc::RTLD_DEFAULT, c"openblas_set_num_threads".as_ptr()),
+        )
+    };
+    if get.is_null() || set.is_null() {
+        return None;
+    }
+    // SAFETY: OpenBLAS declares `int openblas_get_num_threads(void)` and
+    // `void openblas_set_num_threads(int)` (cblas.h); the symbols of those names are those
+    // functions.
+    let get: extern "C" fn() -> c_int = unsafe { std::mem::transmute(get) };
+    let set: extern "C" fn(c_int) = unsafe { std::mem::transmute(set) };
+    let previous = get();
+    set(c_int::try_from(n.max(1)).unwrap_or(c_int::MAX));
+    Some(usize::try_from(previous).unwrap_or(1).max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,11 @@
 //! there are more (deterministic, and spread over the whole file even when it is sorted by
 //! identity).
 //!
+//! `IVFJoin<nlist>` is this crate's own inverted-file search, not a faiss string: the rows are
+//! split into `nlist` lists by a k-means quantizer, and each list's rows are searched exactly
+//! among the rows of the `nprobe` lists nearest its centroid, as one BLAS product per list
+//! (the source of `ivf_join` says why faiss's IVF search is slow here).
+//!
 //! Queries are searched in batches of [`KnnConfig::batch_rows`] rows. Each batch's faiss output
 //! (8-byte labels) is canonicalised straight into the final table, so memory beyond the index
 //! and the table is bounded by one batch, and progress is reported once per batch.
@@ -55,6 +60,7 @@ use std::path::Path;
 
 use std::time::Instant;
 
+use faiss::cluster::{Clustering, ClusteringParameters};
 use faiss::index::autotune::ParameterSpace;
 use faiss::index::flat::FlatIndex;
 use faiss::{index_factory, Idx, Index, MetricType};
@@ -78,8 +84,10 @@ pub const MAX_ROWS: usize = i32::MAX as usize;
 /// [`KnnConfig::resolve`].
 pub const AUTO: &str = "auto";
 
-/// `auto` searches exactly (`Flat`) up to this many rows, and with an IVF index above.
-pub const AUTO_FLAT_MAX_ROWS: usize = 200_000;
+/// `auto` searches exactly (`Flat`) up to this many rows, and with the inverted-file self-join
+/// (`IVFJoin`) above: at 10,000 rows exact search takes about a second on two cores, the join
+/// a third of that, with the same links kept.
+pub const AUTO_FLAT_MAX_ROWS: usize = 10_000;
 
 /// How to search.
 ///
@@ -127,13 +135,14 @@ impl KnnConfig {
     /// (any case), which becomes
     ///
     /// - `Flat` (exact) for `n <= AUTO_FLAT_MAX_ROWS`; a given `nprobe` is then dropped;
-    /// - above, `IVF<nlist>,Flat` with `nlist` the power of two nearest to `sqrt(n) * 4`
-    ///   ([`auto_nlist`]), `nprobe` [`AUTO_NPROBE`] unless given, and a training sample of at
-    ///   most [`AUTO_TRAIN_ROWS_PER_LIST`] rows per list.
+    /// - above, `IVFJoin<nlist>` (the inverted-file self-join) with `nlist` the power of two
+    ///   nearest to `2 sqrt(n)` ([`auto_nlist`]), `nprobe` [`AUTO_NPROBE`] unless given, and a
+    ///   training sample of at most [`AUTO_TRAIN_ROWS_PER_LIST`] rows per list.
     ///
-    /// The numbers behind these choices (edge recall and time on synthetic data of 100,000 to a
-    /// million rows) are in `docs/scale.md`. IVF is deterministic: the training sample is
-    /// strided, faiss's k-means seeded, and each query's search independent of the others.
+    /// The numbers behind these choices (edge recall, pairwise F and time on synthetic data of
+    /// 10,000 to a million rows) are in `docs/scale.md`. The join is deterministic: the
+    /// training sample is strided, faiss's k-means seeded and run on one thread, and each
+    /// list's search independent of the others.
     pub fn resolve(&self, n: usize) -> KnnConfig {
         if !self.index.eq_ignore_ascii_case(AUTO) {
             return self.clone();
@@ -143,7 +152,7 @@ impl KnnConfig {
         }
         let nlist = auto_nlist(n);
         KnnConfig {
-            index: format!("IVF{nlist},Flat"),
+            index: format!("{IVF_JOIN}{nlist}"),
             nprobe: Some(self.nprobe.unwrap_or(AUTO_NPROBE)),
             max_train_rows: self.max_train_rows.min(nlist * AUTO_TRAIN_ROWS_PER_LIST),
             ..self.clone()
@@ -151,17 +160,18 @@ impl KnnConfig {
     }
 }
 
-/// Lists `auto` probes per query.
+/// Lists probed per list by `auto`'s join, and by an `IVFJoin` search without `nprobe`.
 pub const AUTO_NPROBE: usize = 16;
 
 /// Training rows per inverted list of `auto`'s IVF index (faiss warns below 39).
 pub const AUTO_TRAIN_ROWS_PER_LIST: usize = 64;
 
-/// The number of inverted lists of `auto`'s IVF index for `n` rows: the power of two nearest to
-/// `4 sqrt(n)` (in log scale), at least 64.
+/// The number of inverted lists of `auto`'s join for `n` rows: the power of two nearest to
+/// `2 sqrt(n)` (in log scale), at least 16. Lists then hold about `sqrt(n) / 2` rows, and the
+/// 16 lists probed about `8 sqrt(n)`: the search costs `O(n^1.5 d)`.
 pub fn auto_nlist(n: usize) -> usize {
-    let target = 4.0 * (n as f64).sqrt();
-    let exp = target.log2().round().clamp(6.0, 24.0);
+    let target = 2.0 * (n as f64).sqrt();
+    let exp = target.log2().round().clamp(4.0, 24.0);
     1usize << exp as u32
 }
 
@@ -419,6 +429,9 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
     let faiss_err = |doing: &'static str| {
         move |e: faiss::error::Error| Error::Faiss { context: context(doing), message: faiss_message(&e) }
     };
+    if let Some(nlist) = parse_ivf_join(&config.index) {
+        return ivf_join(features, config, nlist, progress);
+    }
 
     let started = Instant::now();
     let mut index = index_factory(d_u32, &config.index, MetricType::InnerProduct).map_err(faiss_err("creating"))?;
@@ -472,6 +485,261 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
     }
     let stats = SearchStats { resolved: config.clone(), build_secs, search_secs: started.elapsed().as_secs_f64() };
     Ok((Knn { n, k, ids, sims }, stats))
+}
+
+/// The number of lists of an `IVFJoin<nlist>` index string (any letter case), or `None` for
+/// any other string.
+pub fn parse_ivf_join(index: &str) -> Option<usize> {
+    let prefix = index.get(..IVF_JOIN.len())?;
+    if !prefix.eq_ignore_ascii_case(IVF_JOIN) {
+        return None;
+    }
+    index[IVF_JOIN.len()..].parse().ok().filter(|&nlist| nlist > 0)
+}
+
+/// The name of the inverted-file self-join ([`ivf_join`]) in index strings: `IVFJoin<nlist>`.
+pub const IVF_JOIN: &str = "IVFJoin";
+
+/// The inverted-file self-join: an approximate k-NN of every row against all rows that runs at
+/// BLAS speed.
+///
+/// faiss's own IVF search scans each query's lists one vector at a time (`fvec_inner_product`);
+/// in the portable build faiss-sys makes (`FAISS_OPT_LEVEL=generic`, SSE only) that loop runs at
+/// about 1 to 3 G multiply-adds per second and core, a twentieth of `sgemm`'s speed, which made
+/// `IVF1024,Flat` slower on 584,000 rows than the exact search is on 300,000 (docs/scale.md).
+/// When the queries *are* the indexed rows, the scan can be reorganised into matrix products:
+///
+/// 1. a coarse quantizer: spherical k-means (faiss `Clustering`, seeded, 10 iterations) of
+///    `nlist` centroids, trained on an evenly strided sample;
+/// 2. every row is assigned to its nearest centroid (faiss `Flat` search of the centroids);
+/// 3. each list's probe set is the `nprobe` lists whose centroids are nearest its own (itself
+///    first);
+/// 4. the rows of each list, as one block of queries, are searched exactly (faiss `Flat`: an
+///    `sgemm` and a heap per query) among the rows of its probe set.
+///
+/// A row's neighbours are thus searched in the lists nearest its own list's centroid rather than
+/// nearest the row itself, which misses a few neighbours of rows on a list's edge; the recall of
+/// the links that matter is measured by [`check_recall`]. Every step is deterministic (fixed
+/// sample and seed; rows canonicalised as for any search).
+///
+/// Memory beyond the features and the table: the centroids, one list's probe set (copied for
+/// faiss) and its results.
+fn ivf_join(
+    features: &Features,
+    config: &KnnConfig,
+    nlist: usize,
+    progress: &dyn Progress,
+) -> Result<(Knn, SearchStats)> {
+    let (n, d, k) = (features.n(), features.dim(), config.k);
+    let d_u32 = d as u32; // checked by search_knn
+    let nlist = nlist.min(n);
+    let nprobe = config.nprobe.unwrap_or(AUTO_NPROBE).min(nlist);
+    if config.nprobe == Some(0) {
+        return Err(Error::invalid("--nprobe", "must be at least 1"));
+    }
+    if config.ef_search.is_some() {
+        return Err(Error::invalid(
+            "--ef-search",
+            format!("index '{}' does not take efSearch (it is not HNSW)", config.index),
+        ));
+    }
+    let context = |doing: &str| format!("{doing} index '{}' (n = {n}, d = {d}, k = {k})", config.index);
+    let faiss_err = |doing: &'static str| {
+        move |e: faiss::error::Error| Error::Faiss { context: context(doing), message: faiss_message(&e) }
+    };
+
+    // faiss wraps each BLAS product in OpenMP loops (the per-query heaps) whose idle threads
+    // spin while OpenBLAS's own threads compute: with blocks as small as one list's, that
+    // spinning took three quarters of the time on two cores. One OpenMP thread leaves the
+    // cores to OpenBLAS (and to rayon, which canonicalises the rows).
+    let _one_thread = OneOmpThread::new();
+
+    let started = Instant::now();
+    progress.start("index", None);
+    let index_stage = FinishOnDrop(progress);
+    // 1. Coarse quantizer.
+    let train_rows = n.min(config.max_train_rows.min(nlist * AUTO_TRAIN_ROWS_PER_LIST).max(nlist));
+    let sample = if train_rows < n { strided_sample(features, train_rows) } else { features.as_slice().to_vec() };
+    let mut params = ClusteringParameters::new();
+    params.set_niter(10);
+    params.set_spherical(true);
+    // The sample is already the size wanted: no subsampling inside faiss, no warning below 39.
+    params.set_max_points_per_centroid(u32::try_from(train_rows.div_ceil(nlist)).unwrap_or(u32::MAX).max(1));
+    params.set_min_points_per_centroid(1);
+    let mut clustering =
+        Clustering::new_with_params(d_u32, nlist as u32, &params).map_err(faiss_err("creating the quantizer of"))?;
+    let mut trainer = FlatIndex::new_ip(d_u32).map_err(faiss_err("creating the quantizer of"))?;
+    clustering.train(&sample, &mut trainer).map_err(faiss_err("training"))?;
+    drop(sample);
+    let centroids: Vec<f32> = clustering.centroids().map_err(faiss_err("training"))?.concat();
+    drop(clustering);
+    drop(trainer);
+    let mut quantizer = FlatIndex::new_ip(d_u32).map_err(faiss_err("creating the quantizer of"))?;
+    quantizer.add(&centroids).map_err(faiss_err("training"))?;
+
+    // 2. Assignment, in batches.
+    let mut list_of = vec![0u32; n];
+    let data = features.as_slice();
+    for start in (0..n).step_by(config.batch_rows) {
+        let end = (start + config.batch_rows).min(n);
+        let result = quantizer.search(&data[start * d..end * d], 1).map_err(faiss_err("assigning rows in"))?;
+        for (slot, label) in list_of[start..end].iter_mut().zip(&result.labels) {
+            // A query always has a nearest centroid; -1 only if faiss failed to compare.
+            *slot = label.get().map_or(0, |l| l as u32);
+        }
+    }
+    // Rows grouped by list: members of list c are rows[offsets[c]..offsets[c + 1]], ascending.
+    let mut offsets = vec![0usize; nlist + 1];
+    for &c in &list_of {
+        offsets[c as usize + 1] += 1;
+    }
+    for c in 0..nlist {
+        offsets[c + 1] += offsets[c];
+    }
+    let mut fill = offsets.clone();
+    let mut rows = vec![0u32; n];
+    for (i, &c) in list_of.iter().enumerate() {
+        rows[fill[c as usize]] = i as u32;
+        fill[c as usize] += 1;
+    }
+    drop(list_of);
+
+    // 3. Probe sets: the lists whose centroids are nearest each centroid, itself included.
+    // Lists too small to hold k rows between them (k large, or tiny lists) probe more lists,
+    // doubling, until they do, so that every row gets its k neighbours.
+    let probes = quantizer.search(&centroids, nprobe).map_err(faiss_err("probing"))?;
+    let list_len = |p: usize| offsets[p + 1] - offsets[p];
+    let mut probe_sets: Vec<Vec<usize>> = Vec::with_capacity(nlist);
+    for c in 0..nlist {
+        let mut lists = probe_set(&probes.labels[c * nprobe..(c + 1) * nprobe], c);
+        let mut wider = nprobe;
+        while lists.iter().map(|&p| list_len(p)).sum::<usize>() < k && wider < nlist {
+            wider = (wider * 2).min(nlist);
+            let more = quantizer.search(&centroids[c * d..(c + 1) * d], wider).map_err(faiss_err("probing"))?;
+            lists = probe_set(&more.labels, c);
+        }
+        probe_sets.push(lists);
+    }
+    drop(quantizer);
+    let build_secs = started.elapsed().as_secs_f64();
+    drop(index_stage);
+
+    // 4. Each list's rows against its probe set: lists side by side on rayon's threads, each
+    // product on one BLAS thread (no BLAS threads spinning while the heaps and copies run),
+    // a round of lists at a time, so that memory holds one round's results.
+    let started = Instant::now();
+    progress.start("knn", Some(n as u64));
+    let _finish = FinishOnDrop(progress);
+    let _one_blas_thread = OneBlasThread::new();
+    let search_context = context("searching");
+    let mut ids = vec![NONE; n * k];
+    let mut sims = vec![f32::NEG_INFINITY; n * k];
+    for round in (0..nlist).step_by(JOIN_LISTS_PER_ROUND) {
+        let lists = round..(round + JOIN_LISTS_PER_ROUND).min(nlist);
+        let results = lists
+            .clone()
+            .into_par_iter()
+            .map(|c| {
+                let candidates: Vec<u32> =
+                    probe_sets[c].iter().flat_map(|&p| &rows[offsets[p]..offsets[p + 1]]).copied().collect();
+                join_list(features, &rows[offsets[c]..offsets[c + 1]], &candidates, k, &search_context)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (c, (list_ids, list_sims)) in lists.zip(results) {
+            let members = &rows[offsets[c]..offsets[c + 1]];
+            for (r, &i) in members.iter().enumerate() {
+                let (from, to) = (r * k..(r + 1) * k, i as usize * k..(i as usize + 1) * k);
+                ids[to.clone()].copy_from_slice(&list_ids[from.clone()]);
+                sims[to].copy_from_slice(&list_sims[from]);
+            }
+            progress.advance(members.len() as u64);
+        }
+    }
+    let resolved = KnnConfig { nprobe: Some(nprobe), ..config.clone() };
+    let stats = SearchStats { resolved, build_secs, search_secs: started.elapsed().as_secs_f64() };
+    Ok((Knn { n, k, ids, sims }, stats))
+}
+
+/// Lists probed per round of [`ivf_join`]'s search: enough to keep every thread busy despite
+/// uneven list sizes, few enough that a round's results stay small.
+const JOIN_LISTS_PER_ROUND: usize = 64;
+
+/// The lists of `probes` (faiss labels of the quantizer; `-1` skipped), list `own` always
+/// among them (duplicate centroids can push a list's own out of its nearest ones).
+fn probe_set(probes: &[Idx], own: usize) -> Vec<usize> {
+    let mut lists: Vec<usize> = probes.iter().filter_map(|l| l.get()).map(|p| p as usize).collect();
+    if !lists.contains(&own) {
+        lists.push(own);
+    }
+    lists
+}
+
+/// The canonical rows (ids and similarities, `k` slots each) of `members` searched exactly
+/// among `candidates`, on the calling thread: one faiss `Flat` search on one OpenMP thread.
+/// `context` names the search in errors.
+fn join_list(
+    features: &Features,
+    members: &[u32],
+    candidates: &[u32],
+    k: usize,
+    context: &str,
+) -> Result<(Vec<u32>, Vec<f32>)> {
+    let (n, d) = (features.n(), features.dim());
+    let faiss_err = |e: faiss::error::Error| Error::Faiss { context: context.to_string(), message: faiss_message(&e) };
+    let gather = |rows: &[u32]| {
+        let mut data = Vec::with_capacity(rows.len() * d);
+        for &i in rows {
+            data.extend_from_slice(features.row(i as usize));
+        }
+        data
+    };
+    let _one_omp_thread = OneOmpThread::new();
+    // d fits u32: checked by search_knn.
+    let mut block = FlatIndex::new_ip(d as u32).map_err(faiss_err)?;
+    block.add(&gather(candidates)).map_err(faiss_err)?;
+    let result = block.search(&gather(members), k).map_err(faiss_err)?;
+    drop(block);
+    let mut ids = vec![NONE; members.len() * k];
+    let mut sims = vec![f32::NEG_INFINITY; members.len() * k];
+    let mut scratch = Vec::with_capacity(k);
+    let mut local = Vec::with_capacity(k);
+    for (r, &i) in members.iter().enumerate() {
+        // Local ids to row ids; -1 (fewer candidates than k) stays.
+        local.clear();
+        local.extend(result.labels[r * k..(r + 1) * k].iter().map(|l| match l.get() {
+            // A local id past the candidates becomes id n: an error below.
+            Some(j) => Idx::new(candidates.get(j as usize).map_or(n as u64, |&id| u64::from(id))),
+            None => Idx::none(),
+        }));
+        let query = features.row(i as usize);
+        let slots = r * k..(r + 1) * k;
+        canonicalise_row(&local, n, &mut scratch, &mut ids[slots.clone()], &mut sims[slots], |j| {
+            dot(query, features.row(j as usize))
+        })
+        .map_err(|id| Error::Faiss {
+            context: context.to_string(),
+            message: format!("returned neighbour id {id}, outside [0, {n})"),
+        })?;
+    }
+    Ok((ids, sims))
+}
+
+/// Runs OpenBLAS on one thread until dropped, then restores the previous number (a no-op
+/// without OpenBLAS).
+struct OneBlasThread(Option<usize>);
+
+impl OneBlasThread {
+    fn new() -> Self {
+        OneBlasThread(crate::blas::set_openblas_threads(1))
+    }
+}
+
+impl Drop for OneBlasThread {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0 {
+            crate::blas::set_openblas_threads(previous);
+        }
+    }
 }
 
 /// Recall of a k-NN table against exact search, measured on a sample of rows.
@@ -741,8 +1009,27 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 extern "C" {
     // From libgomp, which faiss-sys links (`cargo:rustc-link-lib=gomp`) for faiss's OpenMP.
     fn omp_set_num_threads(num_threads: c_int);
-    #[cfg(test)]
     fn omp_get_max_threads() -> c_int;
+}
+
+/// Runs faiss calls made from the calling thread on one OpenMP thread until dropped, then
+/// restores the previous setting.
+struct OneOmpThread(c_int);
+
+#[allow(unsafe_code)] // OpenMP's thread-count getter and setter.
+impl OneOmpThread {
+    fn new() -> Self {
+        // SAFETY: omp_get_max_threads only reads the calling thread's OpenMP setting.
+        let previous = unsafe { omp_get_max_threads() };
+        set_faiss_threads(1);
+        OneOmpThread(previous)
+    }
+}
+
+impl Drop for OneOmpThread {
+    fn drop(&mut self) {
+        set_faiss_threads(usize::try_from(self.0).unwrap_or(1));
+    }
 }
 
 /// Sets how many OpenMP threads faiss uses for calls made *from the calling thread* (OpenMP's
@@ -995,14 +1282,15 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn auto_is_exact_up_to_the_threshold_and_ivf_above() {
+    fn auto_is_exact_up_to_the_threshold_and_the_join_above() {
         let auto = KnnConfig { k: 30, nprobe: Some(7), ..KnnConfig::default() };
         assert_eq!(auto.index, AUTO);
         let small = auto.resolve(AUTO_FLAT_MAX_ROWS);
         assert_eq!((small.index.as_str(), small.nprobe, small.k), ("Flat", None, 30));
         let large = KnnConfig { nprobe: None, ..auto.clone() }.resolve(AUTO_FLAT_MAX_ROWS + 1);
         let nlist = auto_nlist(AUTO_FLAT_MAX_ROWS + 1);
-        assert_eq!(large.index, format!("IVF{nlist},Flat"));
+        assert_eq!(large.index, format!("IVFJoin{nlist}"));
+        assert_eq!(parse_ivf_join(&large.index), Some(nlist));
         assert_eq!((large.nprobe, large.max_train_rows), (Some(AUTO_NPROBE), nlist * AUTO_TRAIN_ROWS_PER_LIST));
         // A given nprobe wins; "AUTO" is auto too; any other string is kept as it is.
         assert_eq!(auto.resolve(1_000_000).nprobe, Some(7));
@@ -1013,14 +1301,110 @@ pub(crate) mod tests {
 
     #[test]
     fn auto_nlist_grows_as_the_square_root() {
-        assert_eq!(auto_nlist(1), 64);
-        assert_eq!(auto_nlist(100_000), 1024); // 4 sqrt(n) = 1265
-        assert_eq!(auto_nlist(584_000), 4096); // 3057: log2 11.58 rounds up
-        assert_eq!(auto_nlist(1_000_000), 4096); // 4000
+        assert_eq!(auto_nlist(1), 16);
+        assert_eq!(auto_nlist(20_000), 256); // 2 sqrt(n) = 283
+        assert_eq!(auto_nlist(100_000), 512); // 632
+        assert_eq!(auto_nlist(200_000), 1024); // 894: log2 9.80 rounds up
+        assert_eq!(auto_nlist(584_000), 2048); // 1528: log2 10.58 rounds up
+        assert_eq!(auto_nlist(1_000_000), 2048); // 2000
         for n in [1000, 50_000, 300_000, 10_000_000] {
-            let ratio = auto_nlist(n) as f64 / (4.0 * (n as f64).sqrt());
+            let ratio = auto_nlist(n) as f64 / (2.0 * (n as f64).sqrt());
             assert!((0.7..1.42).contains(&ratio), "n = {n}: {}", auto_nlist(n));
         }
+    }
+
+    fn join(nlist: usize, nprobe: Option<usize>, k: usize) -> KnnConfig {
+        KnnConfig { nprobe, ..config(&format!("IVFJoin{nlist}"), k) }
+    }
+
+    /// Every row full (no padding), canonical and holding itself.
+    fn assert_full_rows(knn: &Knn) {
+        for i in 0..knn.n {
+            let (ids, sims) = knn.row(i);
+            assert_canonical_row(ids, sims);
+            assert!(!ids.contains(&NONE), "row {i} is padded: {ids:?}");
+            assert!(ids.contains(&(i as u32)), "row {i} misses itself");
+        }
+    }
+
+    #[test]
+    fn ivf_join_index_strings() {
+        assert_eq!(parse_ivf_join("IVFJoin512"), Some(512));
+        assert_eq!(parse_ivf_join("ivfjoin64"), Some(64));
+        for other in ["IVFJoin", "IVFJoin0", "IVFJoin-3", "IVFJoin12,Flat", "IVF512,Flat", "Flat", "IVF"] {
+            assert_eq!(parse_ivf_join(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn ivf_join_probing_all_lists_is_exact() {
+        let f = random_features(2000, 64, 3);
+        assert_matches_brute_force(&f, &build_knn(&f, &join(16, Some(16), 20), &NoProgress).unwrap());
+    }
+
+    #[test]
+    fn ivf_join_finds_the_kept_links_of_clustered_data() {
+        let s = crate::synth::generate(&crate::synth::SynthConfig { n: 6000, dim: 64, seed: 3, ..Default::default() })
+            .unwrap();
+        let f = Features::new(s.features, Path::new("synth"), true).unwrap();
+        let rec = Recorder::default();
+        let (knn, stats) = search_knn(&f, &join(64, None, 30), &rec).unwrap();
+        assert_eq!(stats.resolved.nprobe, Some(AUTO_NPROBE));
+        assert_eq!(*rec.stages.lock().unwrap(), [("index".to_string(), None), ("knn".to_string(), Some(6000))]);
+        assert_eq!((rec.advanced.load(Ordering::Relaxed), rec.finished.load(Ordering::Relaxed)), (6000, 2));
+        assert_full_rows(&knn);
+        // All rows checked: 8 of 64 lists probed find (nearly) every link the seed keeps.
+        let r = check_recall(&f, &knn, 30, f.n(), 1, 0.58, &NoProgress).unwrap();
+        assert!(r.exact_kept_links > 50_000 && r.kept_link_recall >= 0.99, "{r:?}");
+        // Its similarities are the exact ones of the ids found.
+        for i in (0..f.n()).step_by(97) {
+            for (&j, &sim) in knn.row(i).0.iter().zip(knn.row(i).1) {
+                assert_eq!(sim, super::dot(f.row(i), f.row(j as usize)));
+            }
+        }
+    }
+
+    #[test]
+    fn ivf_join_is_the_same_on_one_and_two_threads() {
+        let f = random_features(3000, 32, 15);
+        let c = join(32, Some(4), 25);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                set_faiss_threads(threads);
+                build_knn(&f, &c, &NoProgress).unwrap()
+            })
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(1));
+    }
+
+    #[test]
+    fn ivf_join_with_more_lists_than_rows() {
+        // 40 rows for 64 lists: one row per list, and k = 30 needs most lists probed.
+        let f = random_features(40, 8, 16);
+        let knn = build_knn(&f, &join(64, Some(2), 30), &NoProgress).unwrap();
+        assert_full_rows(&knn);
+        assert_matches_brute_force(&f, &build_knn(&f, &join(64, Some(64), 39), &NoProgress).unwrap());
+    }
+
+    #[test]
+    fn ivf_join_with_k_larger_than_a_list() {
+        // 16 lists of about 125 rows and one probe: k = 400 needs more lists, found by widening.
+        let f = random_features(2000, 16, 17);
+        let knn = build_knn(&f, &join(16, Some(1), 400), &NoProgress).unwrap();
+        assert_full_rows(&knn);
+    }
+
+    #[test]
+    fn ivf_join_rejects_parameters_it_does_not_take() {
+        let f = random_features(50, 8, 7);
+        let e = build_knn(&f, &join(4, Some(0), 5), &NoProgress).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { name: "--nprobe", .. }), "{e}");
+        let c = KnnConfig { ef_search: Some(8), ..join(4, None, 5) };
+        let e = build_knn(&f, &c, &NoProgress).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { name: "--ef-search", .. }), "{e}");
     }
 
     #[test]

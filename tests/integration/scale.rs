@@ -1,5 +1,6 @@
 //! Issue 5 (scale): the index `auto` resolves to and its report, the edge-recall check, the
-//! determinism of an IVF search, and the restart with faster OpenBLAS kernels.
+//! determinism of an IVF search and of the IVF self-join, and the restart with faster OpenBLAS
+//! kernels.
 
 use std::fs;
 use std::path::Path;
@@ -43,6 +44,39 @@ fn auto_is_exact_on_small_inputs_and_the_report_says_so() {
         let rss = rss.unwrap_or_else(|| panic!("no peak RSS for {stage}"));
         assert!(rss > 1 << 20 && rss <= report.peak_rss_bytes.unwrap(), "{stage}: {rss}");
     }
+}
+
+#[test]
+fn auto_joins_inverted_lists_above_ten_thousand_rows_the_same_on_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let synth = face_cluster()
+        .current_dir(dir.path())
+        .args(["synth", "--n", "12000", "--dim", "64", "--seed", "3", "-o", "data"])
+        .output()
+        .unwrap();
+    assert_success(&synth);
+    let runs: Vec<(Report, Vec<u8>)> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            let out = face_cluster()
+                .current_dir(dir.path())
+                .args(["data/feats.npy", "--min-sim", "0.58", "--labels", "data/labels.meta", "-q"])
+                .args(["--check-recall", "500", "-j", threads, "-o", "labels.txt", "--report", "run.json"])
+                .output()
+                .unwrap();
+            assert_success(&out);
+            let report: Report = serde_json::from_slice(&fs::read(dir.path().join("run.json")).unwrap()).unwrap();
+            (report, fs::read(dir.path().join("labels.txt")).unwrap())
+        })
+        .collect();
+    let (report, labels) = &runs[0];
+    // 2 sqrt(12000) = 219: 256 lists, 16 probed.
+    assert_eq!((report.params.index.as_str(), report.params.nprobe), ("IVFJoin256", Some(16)));
+    let recall = report.recall.as_ref().unwrap();
+    assert!(recall.kept_link_recall >= 0.99 && recall.exact_kept_links > 10_000, "{recall:?}");
+    assert!(report.timings_secs.knn_build > 0.0 && report.timings_secs.knn_build <= report.timings_secs.knn);
+    assert!(labels == &runs[1].1, "labels differ between -j 1 and -j 2 with IVFJoin");
+    assert_eq!((&report.graph, &report.infomap), (&runs[1].0.graph, &runs[1].0.infomap));
 }
 
 #[test]
