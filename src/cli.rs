@@ -103,10 +103,33 @@ pub struct SearchArgs {
     #[arg(short = 'k', long = "k", default_value_t = 50)]
     pub k: usize,
 
-    /// faiss index_factory string: `Flat` is exact; e.g. `IVF1024,Flat` or `HNSW32` for
-    /// large inputs.
-    #[arg(long, default_value = "Flat")]
+    /// Index options.
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
+/// Which faiss index searches, and its search parameters.
+#[derive(Debug, Args, Clone)]
+pub struct IndexArgs {
+    /// faiss index: `auto` (exact below 200,000 rows, IVF above), `Flat` (exact), or any
+    /// index_factory string, e.g. `IVF4096,Flat` or `HNSW32`.
+    ///
+    /// `auto` resolves to `Flat` for inputs of up to 200,000 rows and to an inverted-file index
+    /// (`IVF<nlist>,Flat`, coarse quantizer trained on an evenly strided sample, nprobe chosen
+    /// for an edge recall of 0.99 or more) above; the report records what it resolved to. See
+    /// docs/scale.md for the measurements behind the choice.
+    #[arg(long, default_value = "auto")]
     pub index: String,
+
+    /// Inverted lists an IVF index probes per query (faiss's nprobe); more is slower and
+    /// closer to exact. Default: chosen by `--index auto`, faiss's 1 for an explicit IVF index.
+    #[arg(long, value_name = "N")]
+    pub nprobe: Option<usize>,
+
+    /// Candidate list size of an HNSW search (faiss's efSearch); more is slower and closer to
+    /// exact. Default: faiss's 16.
+    #[arg(long, value_name = "N")]
+    pub ef_search: Option<usize>,
 }
 
 /// Infomap search options.
@@ -261,6 +284,11 @@ pub struct RunArgs {
     /// Write the run report (parameters, counts, timings, peak memory, scores) as JSON.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
+
+    /// Also measure the search's edge recall on this many random rows (exact search of just
+    /// those rows), into the summary and the report.
+    #[arg(long, value_name = "ROWS")]
+    pub check_recall: Option<usize>,
 }
 
 /// `face-cluster knn`.
@@ -281,6 +309,19 @@ pub struct KnnArgs {
     /// Output .npz file with arrays `ids` (int32, n x k, -1 = none) and `sims` (float32).
     #[arg(short, long, value_name = "KNN.npz", required = true)]
     pub output: PathBuf,
+
+    /// Also measure the table's recall on this many random rows against an exact search of
+    /// those rows: top-k recall, and the recall of the links with similarity >= --min-sim.
+    #[arg(long, value_name = "ROWS")]
+    pub check_recall: Option<usize>,
+
+    /// Similarity threshold of the links whose recall --check-recall reports.
+    #[arg(long, default_value_t = 0.58, allow_hyphen_values = true, requires = "check_recall")]
+    pub min_sim: f32,
+
+    /// Seed of --check-recall's row sample.
+    #[arg(long, default_value_t = 123, requires = "check_recall")]
+    pub seed: u64,
 }
 
 /// `face-cluster eval`.
@@ -400,9 +441,9 @@ pub struct SweepArgs {
           value_parser = min_sim_grid_parser)]
     pub min_sims: MinSimGrid,
 
-    /// faiss index_factory string for the search: `Flat` is exact.
-    #[arg(long, default_value = "Flat")]
-    pub index: String,
+    /// The search's index.
+    #[command(flatten)]
+    pub index: IndexArgs,
 
     /// Read the k-NN table from this file (written by `face-cluster knn`, with at least the
     /// largest k) instead of searching.

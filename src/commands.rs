@@ -10,7 +10,7 @@ use face_cluster::error::Error;
 use face_cluster::infomap::{FlowModel, Infomap, InfomapConfig, LinkSource};
 use face_cluster::io::network::{read_clu, read_link_list, write_clu};
 use face_cluster::io::{labels::write_text_labels, load_features, read_labels, AtomicFile, FeatureFormat, LoadOptions};
-use face_cluster::knn::{build_knn, set_faiss_threads, KnnConfig};
+use face_cluster::knn::{check_recall, search_knn, set_faiss_threads, KnnConfig};
 use face_cluster::lonely::Lonely;
 use face_cluster::metrics::{evaluate, Scores};
 use face_cluster::pipeline::{self, RunConfig};
@@ -20,8 +20,8 @@ use face_cluster::sweep::{self, SweepConfig};
 use face_cluster::synth::{self, SynthConfig, SynthFiles};
 
 use crate::cli::{
-    Cli, Command, EdgesArg, EvalArgs, FeatureArgs, FlowArg, FormatArg, InfomapArgs, KnnArgs, LonelyArg, PresetArg,
-    RunArgs, SearchArgs, StrategyArgs, SweepArgs, SynthArgs, WeightsArg,
+    Cli, Command, EdgesArg, EvalArgs, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, LonelyArg,
+    PresetArg, RunArgs, SearchArgs, StrategyArgs, SweepArgs, SynthArgs, WeightsArg,
 };
 use crate::term::StderrProgress;
 
@@ -58,7 +58,11 @@ fn load_options(args: &FeatureArgs) -> LoadOptions {
 }
 
 fn knn_config(args: &SearchArgs) -> KnnConfig {
-    KnnConfig { k: args.k, index: args.index.clone(), ..KnnConfig::default() }
+    KnnConfig { k: args.k, ..index_config(&args.index) }
+}
+
+fn index_config(args: &IndexArgs) -> KnnConfig {
+    KnnConfig { index: args.index.clone(), nprobe: args.nprobe, ef_search: args.ef_search, ..KnnConfig::default() }
 }
 
 fn is_stdout(path: &Path) -> bool {
@@ -99,6 +103,7 @@ fn run_config(args: &RunArgs) -> RunConfig {
         load: load_options(&args.feature_format),
         knn_cache: args.knn.clone(),
         truth: args.labels.clone(),
+        recall_sample: args.check_recall,
         ..RunConfig::default()
     };
     let given = &args.strategy;
@@ -197,6 +202,12 @@ fn knn(args: &KnnArgs, progress: &StderrProgress) -> Result<()> {
     if args.search.k == 0 {
         bail!(Error::invalid("--k", "must be at least 1"));
     }
+    if args.check_recall == Some(0) {
+        bail!(Error::invalid("--check-recall", "must be at least 1 row"));
+    }
+    if !(-1.0..=1.0).contains(&args.min_sim) {
+        bail!(Error::invalid("--min-sim", format!("{} is not a cosine similarity in [-1, 1]", args.min_sim)));
+    }
     let probe = AtomicFile::create(&args.output)?;
     drop(probe);
     let started = Instant::now();
@@ -204,16 +215,34 @@ fn knn(args: &KnnArgs, progress: &StderrProgress) -> Result<()> {
     let features = load_features(&args.features, &load_options(&args.feature_format));
     progress.finish();
     let features = features?;
-    let knn = build_knn(&features, &knn_config(&args.search), progress)?;
+    let (knn, stats) = search_knn(&features, &knn_config(&args.search), progress)?;
+    let recall = match args.check_recall {
+        Some(sample) => Some(check_recall(&features, &knn, knn.k, sample, args.seed, args.min_sim, progress)?),
+        None => None,
+    };
     drop(features);
-    knn.save(&args.output)?;
+    progress.start("save", None);
+    let saved = knn.save(&args.output);
+    progress.finish();
+    saved?;
+    let r = &stats.resolved;
+    let params: String = [("nprobe", r.nprobe), ("efSearch", r.ef_search)]
+        .iter()
+        .filter_map(|(name, value)| value.map(|v| format!(" {name}={v}")))
+        .collect();
     progress.note(&format!(
-        "{} rows, k={}: k-NN table written to {} in {:.2}s",
+        "{} rows, k={}, index {}{params}: k-NN table written to {} in {:.2}s (index {:.2}s, search {:.2}s)",
         knn.n,
         knn.k,
+        r.index,
         args.output.display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        stats.build_secs,
+        stats.search_secs,
     ));
+    if let Some(recall) = recall {
+        progress.note(&recall.summary());
+    }
     Ok(())
 }
 
@@ -362,7 +391,7 @@ fn sweep(args: &SweepArgs, progress: &StderrProgress) -> Result<()> {
         inputs: RunConfig {
             features: args.features.clone(),
             load: load_options(&args.feature_format),
-            knn: KnnConfig { index: args.index.clone(), ..KnnConfig::default() },
+            knn: index_config(&args.index),
             knn_cache: args.knn.clone(),
             infomap: InfomapConfig { trials: args.trials, seed: args.seed, ..InfomapConfig::default() },
             truth: Some(args.labels.clone()),

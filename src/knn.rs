@@ -53,7 +53,10 @@ use std::io::{BufReader, Read, Seek};
 use std::os::raw::c_int;
 use std::path::Path;
 
+use std::time::Instant;
+
 use faiss::index::autotune::ParameterSpace;
+use faiss::index::flat::FlatIndex;
 use faiss::{index_factory, Idx, Index, MetricType};
 use ndarray::{Array2, ArrayView2};
 use ndarray_npy::{NpzReader, NpzWriter, ReadNpzError, WriteNpzError};
@@ -71,17 +74,25 @@ pub const NONE: u32 = u32::MAX;
 /// [cached file](Knn::save) (and so never collide with [`NONE`]).
 pub const MAX_ROWS: usize = i32::MAX as usize;
 
+/// The [`KnnConfig::index`] that picks the index from the number of rows: see
+/// [`KnnConfig::resolve`].
+pub const AUTO: &str = "auto";
+
+/// `auto` searches exactly (`Flat`) up to this many rows, and with an IVF index above.
+pub const AUTO_FLAT_MAX_ROWS: usize = 200_000;
+
 /// How to search.
 ///
-/// The defaults are those of the face-cluster-by-infomap method: 50 neighbours (the row itself
-/// included) by exact search.
+/// The defaults are those of the face-cluster-by-infomap method, 50 neighbours (the row itself
+/// included), with the index chosen by size ([`AUTO`]): exact search up to
+/// [`AUTO_FLAT_MAX_ROWS`] rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnnConfig {
     /// Neighbours per row, the row itself included (faiss returns it first), as in the seed.
     /// Must be at least 1 and smaller than the number of rows. Default 50.
     pub k: usize,
-    /// faiss `index_factory` string; `Flat` (the default) is exact. Examples: `IVF1024,Flat`,
-    /// `HNSW32`.
+    /// faiss `index_factory` string, or [`AUTO`] (the default) to choose by size (see
+    /// [`KnnConfig::resolve`]). `Flat` is exact. Examples: `IVF1024,Flat`, `HNSW32`.
     pub index: String,
     /// Inverted lists probed per query by IVF indexes (faiss's `nprobe`; faiss's own default
     /// is 1). `None` leaves faiss's value. Setting it for an index without inverted lists is an
@@ -102,13 +113,56 @@ impl Default for KnnConfig {
     fn default() -> Self {
         KnnConfig {
             k: 50,
-            index: "Flat".to_string(),
+            index: AUTO.to_string(),
             nprobe: None,
             ef_search: None,
             batch_rows: 16384,
             max_train_rows: 1 << 20,
         }
     }
+}
+
+impl KnnConfig {
+    /// The concrete search this config makes on `n` rows: itself, unless the index is [`AUTO`]
+    /// (any case), which becomes
+    ///
+    /// - `Flat` (exact) for `n <= AUTO_FLAT_MAX_ROWS`; a given `nprobe` is then dropped;
+    /// - above, `IVF<nlist>,Flat` with `nlist` the power of two nearest to `sqrt(n) * 4`
+    ///   ([`auto_nlist`]), `nprobe` [`AUTO_NPROBE`] unless given, and a training sample of at
+    ///   most [`AUTO_TRAIN_ROWS_PER_LIST`] rows per list.
+    ///
+    /// The numbers behind these choices (edge recall and time on synthetic data of 100,000 to a
+    /// million rows) are in `docs/scale.md`. IVF is deterministic: the training sample is
+    /// strided, faiss's k-means seeded, and each query's search independent of the others.
+    pub fn resolve(&self, n: usize) -> KnnConfig {
+        if !self.index.eq_ignore_ascii_case(AUTO) {
+            return self.clone();
+        }
+        if n <= AUTO_FLAT_MAX_ROWS {
+            return KnnConfig { index: "Flat".to_string(), nprobe: None, ..self.clone() };
+        }
+        let nlist = auto_nlist(n);
+        KnnConfig {
+            index: format!("IVF{nlist},Flat"),
+            nprobe: Some(self.nprobe.unwrap_or(AUTO_NPROBE)),
+            max_train_rows: self.max_train_rows.min(nlist * AUTO_TRAIN_ROWS_PER_LIST),
+            ..self.clone()
+        }
+    }
+}
+
+/// Lists `auto` probes per query.
+pub const AUTO_NPROBE: usize = 16;
+
+/// Training rows per inverted list of `auto`'s IVF index (faiss warns below 39).
+pub const AUTO_TRAIN_ROWS_PER_LIST: usize = 64;
+
+/// The number of inverted lists of `auto`'s IVF index for `n` rows: the power of two nearest to
+/// `4 sqrt(n)` (in log scale), at least 64.
+pub fn auto_nlist(n: usize) -> usize {
+    let target = 4.0 * (n as f64).sqrt();
+    let exp = target.log2().round().clamp(6.0, 24.0);
+    1usize << exp as u32
 }
 
 /// The k-NN table: row `i` holds up to `k` neighbour ids (the row itself included) sorted by
@@ -320,6 +374,30 @@ fn check_row(ids: &[i32], sims: &[f32], n: i32) -> std::result::Result<(), Strin
 /// for `Flat`), the table (`8 n k` bytes) and one batch of faiss output (`12 batch_rows k`
 /// bytes).
 pub fn build_knn(features: &Features, config: &KnnConfig, progress: &dyn Progress) -> Result<Knn> {
+    search_knn(features, config, progress).map(|(knn, _)| knn)
+}
+
+/// How a search went: the index it resolved to and where its time went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchStats {
+    /// The config the search ran with, [`AUTO`] resolved ([`KnnConfig::resolve`]).
+    pub resolved: KnnConfig,
+    /// Seconds creating, training and filling the index.
+    pub build_secs: f64,
+    /// Seconds searching (and canonicalising the rows).
+    pub search_secs: f64,
+}
+
+/// [`build_knn`], also returning the resolved index and the time of its build and search.
+///
+/// Reports stage `index` (no units) while an index that needs training is trained and filled,
+/// then stage `knn` with `n` units.
+///
+/// # Errors
+///
+/// As [`build_knn`].
+pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
+    let config = &config.resolve(features.n());
     let (n, d, k) = (features.n(), features.dim(), config.k);
     if k == 0 || k >= n {
         return Err(Error::invalid(
@@ -342,21 +420,29 @@ pub fn build_knn(features: &Features, config: &KnnConfig, progress: &dyn Progres
         move |e: faiss::error::Error| Error::Faiss { context: context(doing), message: faiss_message(&e) }
     };
 
-    progress.start("knn", Some(n as u64));
-    let _finish = FinishOnDrop(progress);
-
+    let started = Instant::now();
     let mut index = index_factory(d_u32, &config.index, MetricType::InnerProduct).map_err(faiss_err("creating"))?;
     let data = features.as_slice();
     if !index.is_trained() {
+        // Training and filling an IVF index takes seconds on large inputs: a stage of its own.
+        progress.start("index", None);
+        let _finish = FinishOnDrop(progress);
         if n <= config.max_train_rows {
             index.train(data).map_err(faiss_err("training"))?;
         } else {
             let sample = strided_sample(features, config.max_train_rows.max(1));
             index.train(&sample).map_err(faiss_err("training"))?;
         }
+        index.add(data).map_err(faiss_err("adding rows to"))?;
+    } else {
+        index.add(data).map_err(faiss_err("adding rows to"))?;
     }
-    index.add(data).map_err(faiss_err("adding rows to"))?;
     set_search_parameters(&index, config)?;
+    let build_secs = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    progress.start("knn", Some(n as u64));
+    let _finish = FinishOnDrop(progress);
 
     let mut ids = vec![NONE; n * k];
     let mut sims = vec![f32::NEG_INFINITY; n * k];
@@ -384,7 +470,167 @@ pub fn build_knn(features: &Features, config: &KnnConfig, progress: &dyn Progres
             })?;
         progress.advance((end - start) as u64);
     }
-    Ok(Knn { n, k, ids, sims })
+    let stats = SearchStats { resolved: config.clone(), build_secs, search_secs: started.elapsed().as_secs_f64() };
+    Ok((Knn { n, k, ids, sims }, stats))
+}
+
+/// Recall of a k-NN table against exact search, measured on a sample of rows.
+///
+/// Only the links the graph keeps matter for the clustering, so besides the plain top-`k`
+/// recall this counts the *kept* links: `i -> j` with `j != i` and similarity `>= min_sim`
+/// among row `i`'s exact top `k`. `kept_link_recall` is the share of those the table has.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recall {
+    /// Rows sampled (distinct, uniformly at random).
+    pub sample_rows: usize,
+    /// Seed of the sample.
+    pub seed: u64,
+    /// Slots compared per row (the row itself included).
+    pub k: usize,
+    /// Threshold of the kept links.
+    pub min_sim: f32,
+    /// Exact top-`k` neighbours of the sampled rows found in the table, over all of them.
+    pub topk_recall: f64,
+    /// Exact kept links (`j != i`, similarity `>= min_sim`) of the sampled rows.
+    pub exact_kept_links: usize,
+    /// Of those, the links the table has.
+    pub found_kept_links: usize,
+    /// `found_kept_links / exact_kept_links` (1 when there are none).
+    pub kept_link_recall: f64,
+}
+
+impl Recall {
+    /// One line: the kept-link and top-k recall with their counts.
+    pub fn summary(&self) -> String {
+        format!(
+            "edge recall {:.4} ({} of {} links with sim >= {} of {} sampled rows), top-{} recall {:.4}",
+            self.kept_link_recall,
+            self.found_kept_links,
+            self.exact_kept_links,
+            self.min_sim,
+            self.sample_rows,
+            self.k,
+            self.topk_recall
+        )
+    }
+}
+
+/// Rows of each exact-search block of [`check_recall`]: bounds its memory (a faiss copy of one
+/// block of rows) while keeping each product large enough for BLAS.
+const RECALL_BLOCK_ROWS: usize = 1 << 16;
+
+/// Measures the recall of `knn`'s first `k` slots on `sample` rows drawn with `seed`, against
+/// an exact search of those rows (faiss `Flat`, block by block over all rows). See [`Recall`].
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] for `sample == 0` (`--check-recall`) and a `k` of 0 or above
+/// `knn.k` (`--k`); [`Error::Faiss`] when faiss fails.
+///
+/// # Panics
+///
+/// When `knn` was not computed from `features` (different row counts).
+///
+/// # Complexity
+///
+/// `O(s n d)` for `s` sampled rows, as BLAS products; memory `O(s k + 65536 d)`.
+pub fn check_recall(
+    features: &Features,
+    knn: &Knn,
+    k: usize,
+    sample: usize,
+    seed: u64,
+    min_sim: f32,
+    progress: &dyn Progress,
+) -> Result<Recall> {
+    let n = features.n();
+    assert_eq!(knn.n, n, "the k-NN table has {} rows, the features {n}", knn.n);
+    if sample == 0 {
+        return Err(Error::invalid("--check-recall", "must be at least 1 row"));
+    }
+    if k == 0 || k > knn.k {
+        return Err(Error::invalid("--k", format!("k = {k} must be in 1..={}", knn.k)));
+    }
+    let rows = sample_rows(n, sample, seed);
+    let exact = exact_search(features, &rows, k, progress)?;
+
+    let (mut exact_topk, mut found_topk, mut exact_kept, mut found_kept) = (0usize, 0usize, 0usize, 0usize);
+    for (r, &i) in rows.iter().enumerate() {
+        let (ids, _) = knn.row(i);
+        let approx = &ids[..k];
+        for &(sim, j) in &exact[r] {
+            let found = approx.contains(&j);
+            exact_topk += 1;
+            found_topk += usize::from(found);
+            if j as usize != i && sim >= min_sim {
+                exact_kept += 1;
+                found_kept += usize::from(found);
+            }
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    Ok(Recall {
+        sample_rows: rows.len(),
+        seed,
+        k,
+        min_sim,
+        topk_recall: ratio(found_topk, exact_topk),
+        exact_kept_links: exact_kept,
+        found_kept_links: found_kept,
+        kept_link_recall: ratio(found_kept, exact_kept),
+    })
+}
+
+/// `min(m, n)` distinct rows of `0..n`, uniformly at random, ascending.
+fn sample_rows(n: usize, m: usize, seed: u64) -> Vec<usize> {
+    let m = m.min(n);
+    // Floyd's algorithm: m draws, no n-sized buffer.
+    let mut rng = crate::rng::Rng::new(seed);
+    let mut chosen = std::collections::BTreeSet::new();
+    for j in n - m..n {
+        let t = rng.below(j as u64 + 1) as usize;
+        if !chosen.insert(t) {
+            chosen.insert(j);
+        }
+    }
+    chosen.into_iter().collect()
+}
+
+/// The exact top `k` (similarity, id) of each of `rows`, sorted by similarity descending then
+/// id ascending, with similarities from [`dot`] as in the table.
+fn exact_search(
+    features: &Features,
+    rows: &[usize],
+    k: usize,
+    progress: &dyn Progress,
+) -> Result<Vec<Vec<(f32, u32)>>> {
+    let (n, d) = (features.n(), features.dim());
+    let context = || format!("exact search of {} sampled rows (n = {n}, d = {d}, k = {k})", rows.len());
+    let faiss_err = |e: faiss::error::Error| Error::Faiss { context: context(), message: faiss_message(&e) };
+    let queries: Vec<f32> = rows.iter().flat_map(|&i| features.row(i).iter().copied()).collect();
+    let mut best: Vec<Vec<(f32, u32)>> = vec![Vec::with_capacity(2 * k); rows.len()];
+    progress.start("recall", Some(n as u64));
+    let _finish = FinishOnDrop(progress);
+    for start in (0..n).step_by(RECALL_BLOCK_ROWS) {
+        let end = (start + RECALL_BLOCK_ROWS).min(n);
+        // d fits u32: build_knn checked it for the same features.
+        let mut block = FlatIndex::new_ip(d as u32).map_err(faiss_err)?;
+        block.add(&features.as_slice()[start * d..end * d]).map_err(faiss_err)?;
+        let result = block.search(&queries, k.min(end - start)).map_err(faiss_err)?;
+        let kk = k.min(end - start);
+        best.par_iter_mut().zip(result.labels.par_chunks_exact(kk)).enumerate().for_each(|(r, (list, labels))| {
+            let query = features.row(rows[r]);
+            for label in labels.iter().filter_map(|l| l.get()) {
+                let id = start + label as usize;
+                list.push((dot(query, features.row(id)), id as u32));
+            }
+            list.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            list.truncate(k);
+        });
+        progress.advance((end - start) as u64);
+    }
+    Ok(best)
 }
 
 /// faiss's message without the "Native faiss error" prefix of faiss-rs's `Display`.
@@ -724,10 +970,109 @@ pub(crate) mod tests {
         assert_eq!(*rec.stages.lock().unwrap(), [("knn".to_string(), Some(100))]);
         assert_eq!(rec.advanced.load(Ordering::Relaxed), 100);
         assert_eq!(rec.finished.load(Ordering::Relaxed), 1);
-        // The stage also ends when faiss fails.
+        // Every stage that starts also ends when faiss fails: an index it cannot create fails
+        // before any stage, a search parameter it rejects after the index stage.
         let rec = Recorder::default();
         assert!(build_knn(&f, &config("NoSuchIndex", 5), &rec).is_err());
+        assert_eq!(rec.stages.lock().unwrap().len(), 0);
+        assert_eq!(rec.finished.load(Ordering::Relaxed), 0);
+        let rec = Recorder::default();
+        let bad = KnnConfig { ef_search: Some(4), ..config("IVF4,Flat", 5) };
+        assert!(build_knn(&f, &bad, &rec).is_err());
+        assert_eq!(*rec.stages.lock().unwrap(), [("index".to_string(), None)]);
         assert_eq!(rec.finished.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn an_ivf_search_reports_its_index_stage_then_the_rows() {
+        let f = random_features(300, 8, 12);
+        let rec = Recorder::default();
+        let c = KnnConfig { nprobe: Some(2), batch_rows: 100, ..config("IVF4,Flat", 5) };
+        let (_, stats) = search_knn(&f, &c, &rec).unwrap();
+        assert_eq!(*rec.stages.lock().unwrap(), [("index".to_string(), None), ("knn".to_string(), Some(300))]);
+        assert_eq!((rec.advanced.load(Ordering::Relaxed), rec.finished.load(Ordering::Relaxed)), (300, 2));
+        assert_eq!(stats.resolved, c);
+    }
+
+    #[test]
+    fn auto_is_exact_up_to_the_threshold_and_ivf_above() {
+        let auto = KnnConfig { k: 30, nprobe: Some(7), ..KnnConfig::default() };
+        assert_eq!(auto.index, AUTO);
+        let small = auto.resolve(AUTO_FLAT_MAX_ROWS);
+        assert_eq!((small.index.as_str(), small.nprobe, small.k), ("Flat", None, 30));
+        let large = KnnConfig { nprobe: None, ..auto.clone() }.resolve(AUTO_FLAT_MAX_ROWS + 1);
+        let nlist = auto_nlist(AUTO_FLAT_MAX_ROWS + 1);
+        assert_eq!(large.index, format!("IVF{nlist},Flat"));
+        assert_eq!((large.nprobe, large.max_train_rows), (Some(AUTO_NPROBE), nlist * AUTO_TRAIN_ROWS_PER_LIST));
+        // A given nprobe wins; "AUTO" is auto too; any other string is kept as it is.
+        assert_eq!(auto.resolve(1_000_000).nprobe, Some(7));
+        assert_eq!(KnnConfig { index: "AUTO".into(), ..auto.clone() }.resolve(10).index, "Flat");
+        let hnsw = KnnConfig { index: "HNSW32".into(), ..auto };
+        assert_eq!(hnsw.resolve(1_000_000), hnsw);
+    }
+
+    #[test]
+    fn auto_nlist_grows_as_the_square_root() {
+        assert_eq!(auto_nlist(1), 64);
+        assert_eq!(auto_nlist(100_000), 1024); // 4 sqrt(n) = 1265
+        assert_eq!(auto_nlist(584_000), 4096); // 3057: log2 11.58 rounds up
+        assert_eq!(auto_nlist(1_000_000), 4096); // 4000
+        for n in [1000, 50_000, 300_000, 10_000_000] {
+            let ratio = auto_nlist(n) as f64 / (4.0 * (n as f64).sqrt());
+            assert!((0.7..1.42).contains(&ratio), "n = {n}: {}", auto_nlist(n));
+        }
+    }
+
+    #[test]
+    fn recall_of_an_exact_table_is_one_and_of_a_poor_one_below() {
+        let f = random_features(3000, 16, 13);
+        let exact = build_knn(&f, &config("Flat", 20), &NoProgress).unwrap();
+        let r = check_recall(&f, &exact, 20, 200, 5, 0.5, &NoProgress).unwrap();
+        assert_eq!((r.sample_rows, r.seed, r.k, r.min_sim), (200, 5, 20, 0.5));
+        assert_eq!((r.topk_recall, r.kept_link_recall), (1.0, 1.0));
+        assert_eq!(r.found_kept_links, r.exact_kept_links);
+        assert!(r.exact_kept_links > 0);
+        // One list probed of 64: most neighbours are missed.
+        let c = KnnConfig { nprobe: Some(1), ..config("IVF64,Flat", 20) };
+        let poor = build_knn(&f, &c, &NoProgress).unwrap();
+        let r = check_recall(&f, &poor, 20, 200, 5, 0.5, &NoProgress).unwrap();
+        assert!(r.topk_recall < 0.9 && r.kept_link_recall < 0.95, "{r:?}");
+        assert!(r.found_kept_links < r.exact_kept_links);
+        // Counted by hand: the kept links of each sampled row that the table holds.
+        let rows = sample_rows(f.n(), 200, 5);
+        let (mut exact_links, mut found) = (0, 0);
+        for &i in &rows {
+            for (&j, &sim) in exact.row(i).0.iter().zip(exact.row(i).1) {
+                if j as usize != i && sim >= 0.5 {
+                    exact_links += 1;
+                    found += usize::from(poor.row(i).0.contains(&j));
+                }
+            }
+        }
+        assert_eq!((r.exact_kept_links, r.found_kept_links), (exact_links, found));
+    }
+
+    #[test]
+    fn recall_sample_is_distinct_seeded_and_capped() {
+        let a = sample_rows(1000, 100, 9);
+        assert_eq!(a.len(), 100);
+        assert!(a.windows(2).all(|w| w[0] < w[1]) && a.iter().all(|&i| i < 1000));
+        assert_eq!(a, sample_rows(1000, 100, 9));
+        assert_ne!(a, sample_rows(1000, 100, 10));
+        assert_eq!(sample_rows(50, 100, 9), (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn recall_spans_several_exact_blocks() {
+        // More rows than one block of the exact search: results merged across blocks.
+        let f = random_features(RECALL_BLOCK_ROWS + 1500, 8, 14);
+        let rows = sample_rows(f.n(), 40, 3);
+        let exact = exact_search(&f, &rows, 10, &NoProgress).unwrap();
+        for (r, &i) in rows.iter().enumerate() {
+            let mut all: Vec<(f32, u32)> = (0..f.n()).map(|j| (super::dot(f.row(i), f.row(j)), j as u32)).collect();
+            all.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            assert_eq!(exact[r], all[..10], "row {i}");
+        }
     }
 
     #[test]

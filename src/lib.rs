@@ -25,6 +25,7 @@
 //! grid of `(k, strategy, min_sim)` and scores each cell; [`synth`] draws synthetic face-like
 //! embeddings with identity labels, of any size.
 
+pub mod blas;
 pub mod edges;
 pub mod error;
 pub mod features;

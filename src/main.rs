@@ -11,6 +11,8 @@ use face_cluster::io::AtomicFile;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 fn main() -> ExitCode {
+    #[cfg(all(unix, target_arch = "x86_64"))]
+    use_fast_blas_kernels();
     let cli = cli::Cli::parse(); // usage errors exit with status 2
     if let Err(err) = handle_signals() {
         eprintln!("face-cluster: error: cannot install the signal handler: {err}");
@@ -53,4 +55,46 @@ fn handle_signals() -> std::io::Result<()> {
         }
     })?;
     Ok(())
+}
+
+/// Set in the environment of the process [`use_fast_blas_kernels`] starts, to the core OpenBLAS
+/// had picked: that process never starts another.
+#[cfg(all(unix, target_arch = "x86_64"))]
+const BLAS_REEXEC_GUARD: &str = "FACE_CLUSTER_OPENBLAS_REEXEC";
+
+/// For tests only: treat a set `OPENBLAS_CORETYPE` as OpenBLAS's own detection rather than the
+/// user's choice, to simulate a CPU that OpenBLAS does not recognise.
+#[cfg(all(unix, target_arch = "x86_64"))]
+const BLAS_SIMULATE_DETECTED: &str = "FACE_CLUSTER_OPENBLAS_SIMULATE_DETECTED";
+
+/// When OpenBLAS fell back to a generic core on a CPU that can run its AVX2 or AVX-512
+/// kernels, starts this program again, once, with `OPENBLAS_CORETYPE` naming the faster core
+/// (`face_cluster::blas`). OpenBLAS reads the variable only when it loads, hence the new
+/// process; `exec` keeps the pid, the arguments and the open files. A user's own
+/// `OPENBLAS_CORETYPE` is left alone, and on any failure the run goes on with the kernels it has.
+///
+/// See: issue 5, Debian's OpenBLAS 0.3.21 running `Prescott` kernels on CPUs it does not know.
+#[cfg(all(unix, target_arch = "x86_64"))]
+fn use_fast_blas_kernels() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(BLAS_REEXEC_GUARD).is_some() {
+        return;
+    }
+    let simulated = std::env::var_os(BLAS_SIMULATE_DETECTED).is_some();
+    if std::env::var_os("OPENBLAS_CORETYPE").is_some() && !simulated {
+        return;
+    }
+    let Some(core) = face_cluster::blas::openblas_core() else { return };
+    let Some(better) = face_cluster::blas::better_core(&core, face_cluster::blas::CpuLevel::detect()) else { return };
+    let Ok(exe) = std::env::current_exe() else { return };
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
+    // exec only returns on failure; then the run continues as it is.
+    let _ = std::process::Command::new(&exe)
+        .arg0(arg0)
+        .args(args)
+        .env("OPENBLAS_CORETYPE", better)
+        .env(BLAS_REEXEC_GUARD, &core)
+        .env_remove(BLAS_SIMULATE_DETECTED)
+        .exec();
 }

@@ -16,11 +16,11 @@ use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::infomap::{Infomap, InfomapConfig, Partition};
 use crate::io::{load_features, read_labels, LoadOptions};
-use crate::knn::{build_knn, Knn, KnnConfig};
+use crate::knn::{check_recall, search_knn, Knn, KnnConfig, Recall, SearchStats};
 use crate::lonely::{assign_labels, Lonely};
 use crate::metrics::{evaluate, Scores};
 use crate::progress::Progress;
-use crate::report::{GraphReport, InfomapReport, Report, Timings};
+use crate::report::{GraphReport, InfomapReport, Report, RssMeter, StagePeakRss, Timings};
 use crate::strategy::MinSim;
 use crate::threshold::auto_min_sim;
 
@@ -47,6 +47,9 @@ pub struct RunConfig {
     pub infomap: InfomapConfig,
     /// Ground-truth labels for the evaluation.
     pub truth: Option<PathBuf>,
+    /// Measure the search's recall on this many sampled rows ([`check_recall`], seeded with
+    /// the Infomap seed). Needs a search: not with `knn_cache`.
+    pub recall_sample: Option<usize>,
 }
 
 impl RunConfig {
@@ -76,6 +79,12 @@ impl RunConfig {
         if self.load.dim == 0 {
             return Err(Error::invalid("--dim", "must be at least 1"));
         }
+        if self.recall_sample == Some(0) {
+            return Err(Error::invalid("--check-recall", "must be at least 1 row"));
+        }
+        if self.recall_sample.is_some() && self.knn_cache.is_some() {
+            return Err(Error::invalid("--check-recall", "measures a search; it cannot check a cached table (--knn)"));
+        }
         Ok(())
     }
 }
@@ -98,6 +107,14 @@ pub struct Inputs {
     pub dim: Option<usize>,
     /// Ground-truth labels, one per row, when [`RunConfig::truth`] is given.
     pub truth: Option<Vec<i64>>,
+    /// The search's resolved index and times; `None` when the table came from a cache.
+    pub search: Option<SearchStats>,
+    /// The recall check, when [`RunConfig::recall_sample`] asks for it.
+    pub recall: Option<Recall>,
+    /// Peak memory of the stages so far (`load`, `knn`, `recall`).
+    pub peak_rss: StagePeakRss,
+    /// The meter that measured them, for the later stages.
+    pub rss_meter: RssMeter,
 }
 
 /// The input stage of [`run`] (shared with [`crate::sweep`]): validates `config`, reads the
@@ -115,14 +132,19 @@ pub fn load_inputs(config: &RunConfig, timings: &mut Timings, progress: &dyn Pro
         Some(path) => Some((path, read_labels(path)?)),
         None => None,
     };
+    let mut rss_meter = RssMeter::new();
+    let mut peak_rss = StagePeakRss::default();
+    let (mut search, mut recall) = (None, None);
 
     let (knn, dim) = match &config.knn_cache {
         Some(cache) => {
             let t = Instant::now();
+            rss_meter.begin();
             progress.start("load k-NN", None);
             let knn = Knn::load(cache);
             progress.finish();
             let knn = knn?;
+            peak_rss.load = rss_meter.end();
             timings.load = t.elapsed().as_secs_f64();
             if config.knn.k > knn.k {
                 return Err(Error::invalid(
@@ -147,22 +169,43 @@ pub fn load_inputs(config: &RunConfig, timings: &mut Timings, progress: &dyn Pro
         None => {
             let path = config.features.as_ref().expect("validate() requires features or a k-NN cache");
             let t = Instant::now();
+            rss_meter.begin();
             progress.start("load", None);
             let features = load_features(path, &config.load);
             progress.finish();
             let features = features?;
+            peak_rss.load = rss_meter.end();
             timings.load = t.elapsed().as_secs_f64();
             check_truth_count(&truth, features.n(), path)?;
             let t = Instant::now();
-            let knn = build_knn(&features, &config.knn, progress)?;
+            rss_meter.begin();
+            let (knn, stats) = search_knn(&features, &config.knn, progress)?;
+            peak_rss.knn = rss_meter.end();
             timings.knn = t.elapsed().as_secs_f64();
+            timings.knn_build = stats.build_secs;
+            if let Some(sample) = config.recall_sample {
+                let t = Instant::now();
+                rss_meter.begin();
+                let seed = config.infomap.seed;
+                // The links that matter are those the run keeps: with `auto`, above the value
+                // the table gives (picked again, cheaply, by `run`).
+                let min_sim = match config.min_sim {
+                    MinSim::Fixed(v) => v,
+                    MinSim::Auto => auto_min_sim(&knn, config.knn.k)?.min_sim,
+                };
+                recall = Some(check_recall(&features, &knn, knn.k, sample, seed, min_sim, progress)?);
+                peak_rss.recall = rss_meter.end();
+                timings.recall = t.elapsed().as_secs_f64();
+            }
+            search = Some(stats);
+            // The features are dropped here, before the graph and Infomap.
             (knn, Some(features.dim()))
         }
     };
     if let Some(cache) = &config.knn_cache {
         check_truth_count(&truth, knn.n, cache)?;
     }
-    Ok(Inputs { knn, dim, truth: truth.map(|(_, labels)| labels) })
+    Ok(Inputs { knn, dim, truth: truth.map(|(_, labels)| labels), search, recall, peak_rss, rss_meter })
 }
 
 /// Runs the main job.
@@ -173,7 +216,8 @@ pub fn load_inputs(config: &RunConfig, timings: &mut Timings, progress: &dyn Pro
 pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
     let started = Instant::now();
     let mut timings = Timings::default();
-    let Inputs { knn, dim, truth } = load_inputs(config, &mut timings, progress)?;
+    let Inputs { knn, dim, truth, search, recall, mut peak_rss, mut rss_meter } =
+        load_inputs(config, &mut timings, progress)?;
 
     let t = Instant::now();
     let (min_sim, auto) = match config.min_sim {
@@ -189,17 +233,21 @@ pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
     timings.min_sim = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    rss_meter.begin();
     progress.start("graph", None);
     let graph = build_edges(&knn, config.knn.k, min_sim, &config.edges);
     progress.finish();
     let graph = graph?;
     drop(knn);
+    peak_rss.graph = rss_meter.end();
     timings.graph = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
+    rss_meter.begin();
     progress.start("infomap", None);
     let partition = Infomap::new(config.infomap.clone()).run(&graph);
     progress.finish();
+    peak_rss.infomap = rss_meter.end();
     timings.infomap = t.elapsed().as_secs_f64();
     timings.infomap_flow = partition.flow_secs;
     timings.infomap_search = partition.search_secs;
@@ -219,8 +267,13 @@ pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
     };
     timings.total = started.elapsed().as_secs_f64();
 
-    let report = Report::new(
-        config,
+    // The report shows the search as it ran: `auto` resolved, with its nprobe.
+    let reported = match search {
+        Some(stats) => RunConfig { knn: stats.resolved, ..config.clone() },
+        None => config.clone(),
+    };
+    let mut report = Report::new(
+        &reported,
         min_sim,
         auto,
         graph.n(),
@@ -231,6 +284,9 @@ pub fn run(config: &RunConfig, progress: &dyn Progress) -> Result<RunOutput> {
         scores,
         timings,
     );
+    report.peak_rss_bytes = rss_meter.overall();
+    report.peak_rss_bytes_by_stage = peak_rss;
+    report.recall = recall;
     Ok(RunOutput { labels, report })
 }
 

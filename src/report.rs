@@ -8,7 +8,8 @@
 //! {
 //!   "tool": "face-cluster", "version": "0.1.0",
 //!   "input": {"features": "feats.npy", "knn_cache": null, "labels": "gt.meta", "n": 400, "dim": 128},
-//!   "params": {"k": 50, "min_sim": 0.58, "min_sim_auto": false, "index": "Flat", "normalize": true,
+//!   "params": {"k": 50, "min_sim": 0.58, "min_sim_auto": false, "index": "Flat", "nprobe": null,
+//!              "ef_search": null, "normalize": true,
 //!              "edges": {"pruning": "threshold", "weighting": "sim", "min_snn": 0.2, "min_cut_z": 3.0},
 //!              "flow": "directed", "lonely": "own", "trials": 1, "seed": 123, "threads": 2},
 //!   "auto_min_sim": null,
@@ -17,19 +18,37 @@
 //!               "module_codelength_bits": 6.1, "one_level_codelength_bits": 8.6,
 //!               "flow_iterations": 180, "trial_codelengths_bits": [7.05], "best_trial": 0},
 //!   "clusters": 43, "singleton_clusters": 5, "largest_cluster": 12,
-//!   "timings_secs": {"load": 0.01, "knn": 0.05, "min_sim": 0.0, "graph": 0.0, "infomap": 0.02, "infomap_flow": 0.01,
-//!                    "infomap_search": 0.01, "labels": 0.0, "eval": 0.0, "total": 0.09},
+//!   "timings_secs": {"load": 0.01, "knn": 0.05, "knn_build": 0.0, "recall": 0.0, "min_sim": 0.0,
+//!                    "graph": 0.0, "infomap": 0.02, "infomap_flow": 0.01, "infomap_search": 0.01,
+//!                    "labels": 0.0, "eval": 0.0, "total": 0.09},
 //!   "peak_rss_bytes": 31457280,
+//!   "peak_rss_bytes_by_stage": {"load": 9437184, "knn": 20971520, "recall": null, "graph": 22020096,
+//!                               "infomap": 31457280},
+//!   "blas_core": "Haswell",
+//!   "recall": null,
 //!   "eval": {"pairwise": {"precision": .., "recall": .., "f": ..}, "bcubed": {..}, "nmi": ..,
 //!            "pred_clusters": 43, "true_clusters": 40, "n": 400}
 //! }
 //! ```
 //!
+//! `params.index` is the index the search used: `--index auto` appears resolved (`Flat`, or
+//! `IVF<nlist>,Flat` with its `nprobe`), and with a cached k-NN table it is the option's value
+//! (no search ran). `nprobe` and `ef_search` are null where faiss's own default applied.
 //! `dim` is null when the k-NN table came from a cache, `eval` when no ground truth was given,
-//! `peak_rss_bytes` on platforms that do not report it. With `--min-sim auto`, `min_sim` is the
-//! value picked, `min_sim_auto` is true and `auto_min_sim` says what it was read from
-//! ([`AutoMinSim`]: `{"min_sim": 0.954, "merges": 6877, "components": 3472, "bandwidth": 0.0016,
-//! "valley_ratio": 0.43}`).
+//! `peak_rss_bytes` on platforms that do not report it. `timings_secs.knn` includes
+//! `knn_build` (training and filling the index). `peak_rss_bytes_by_stage` holds the peak
+//! within each stage (Linux, where the high-water mark can be reset between stages; else the
+//! peak so far), null for stages that did not run. `blas_core` is the kernel set OpenBLAS
+//! runs (null without OpenBLAS). `recall` is the [`Recall`] object of `--check-recall`:
+//!
+//! ```text
+//! {"sample_rows": 1000, "seed": 123, "k": 50, "min_sim": 0.58, "topk_recall": 0.97,
+//!  "exact_kept_links": 30121, "found_kept_links": 29987, "kept_link_recall": 0.9956}
+//! ```
+//!
+//! With `--min-sim auto`, `min_sim` is the value picked, `min_sim_auto` is true and
+//! `auto_min_sim` says what it was read from ([`AutoMinSim`]: `{"min_sim": 0.954, "merges": 6877,
+//! "components": 3472, "bandwidth": 0.0016, "valley_ratio": 0.43}`).
 
 use std::fmt::Write as _;
 
@@ -37,6 +56,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::edges::EdgeConfig;
 use crate::infomap::FlowModel;
+use crate::knn::Recall;
 use crate::lonely::Lonely;
 use crate::metrics::Scores;
 use crate::pipeline::RunConfig;
@@ -71,8 +91,81 @@ pub struct Report {
     pub timings_secs: Timings,
     /// Peak resident memory of the process.
     pub peak_rss_bytes: Option<u64>,
+    /// Peak resident memory within each stage.
+    pub peak_rss_bytes_by_stage: StagePeakRss,
+    /// The core OpenBLAS selected, when OpenBLAS is the BLAS.
+    pub blas_core: Option<String>,
+    /// Edge recall of the search on a sample of rows (`--check-recall`).
+    pub recall: Option<Recall>,
     /// Scores against ground truth, when given.
     pub eval: Option<Scores>,
+}
+
+/// Peak resident memory (bytes) within each stage; `None` for a stage that did not run (or a
+/// platform that does not tell).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StagePeakRss {
+    /// Reading the features or the cached table.
+    pub load: Option<u64>,
+    /// The k-NN search, index build included.
+    pub knn: Option<u64>,
+    /// The recall check.
+    pub recall: Option<u64>,
+    /// Building the graph.
+    pub graph: Option<u64>,
+    /// Infomap.
+    pub infomap: Option<u64>,
+}
+
+/// Measures the peak resident memory of the process stage by stage.
+///
+/// On Linux, writing `5` to `/proc/self/clear_refs` resets the high-water mark (`VmHWM`) to
+/// the current resident size, so the mark read at a stage's end is the peak within the stage.
+/// The process-wide peak is kept across the resets. Where the reset is refused, each stage's
+/// value is the peak so far.
+#[derive(Debug)]
+pub struct RssMeter {
+    overall: Option<u64>,
+}
+
+impl Default for RssMeter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RssMeter {
+    /// A meter holding the peak so far.
+    pub fn new() -> Self {
+        RssMeter { overall: peak_rss_bytes() }
+    }
+
+    /// A stage begins: folds the peak so far into the overall peak and resets the mark.
+    pub fn begin(&mut self) {
+        self.overall = max_option(self.overall, peak_rss_bytes());
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+
+    /// The stage ends: its peak.
+    pub fn end(&mut self) -> Option<u64> {
+        let peak = peak_rss_bytes();
+        self.overall = max_option(self.overall, peak);
+        peak
+    }
+
+    /// The process's peak over every stage and before.
+    pub fn overall(&mut self) -> Option<u64> {
+        self.overall = max_option(self.overall, peak_rss_bytes());
+        self.overall
+    }
+}
+
+fn max_option(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The inputs of a run.
@@ -101,8 +194,12 @@ pub struct ParamsReport {
     pub min_sim: f32,
     /// Whether it was picked from the data.
     pub min_sim_auto: bool,
-    /// faiss index string.
+    /// faiss index string of the search (`auto` resolved).
     pub index: String,
+    /// Lists an IVF search probed (null: faiss's default, or no IVF).
+    pub nprobe: Option<usize>,
+    /// HNSW candidate list size (null: faiss's default, or no HNSW).
+    pub ef_search: Option<usize>,
     /// Whether rows were L2-normalised.
     pub normalize: bool,
     /// Which links were kept and how they were weighted.
@@ -157,8 +254,12 @@ pub struct InfomapReport {
 pub struct Timings {
     /// Reading features (or the k-NN cache).
     pub load: f64,
-    /// k-NN search.
+    /// k-NN search, index build included.
     pub knn: f64,
+    /// Of `knn`, training and filling the index.
+    pub knn_build: f64,
+    /// The recall check.
+    pub recall: f64,
     /// Picking `min_sim` (0 when given).
     pub min_sim: f64,
     /// Pruning into the graph.
@@ -211,6 +312,8 @@ impl Report {
                 min_sim,
                 min_sim_auto: config.min_sim == MinSim::Auto,
                 index: config.knn.index.clone(),
+                nprobe: config.knn.nprobe,
+                ef_search: config.knn.ef_search,
                 normalize: config.load.normalize,
                 edges: config.edges,
                 flow: config.infomap.flow_model,
@@ -227,6 +330,9 @@ impl Report {
             largest_cluster: sizes.first().copied().unwrap_or(0),
             timings_secs,
             peak_rss_bytes: peak_rss_bytes(),
+            peak_rss_bytes_by_stage: StagePeakRss::default(),
+            blas_core: crate::blas::openblas_core(),
+            recall: None,
             eval,
         }
     }
@@ -287,6 +393,9 @@ impl Report {
                 e.nmi,
                 e.true_clusters
             );
+        }
+        if let Some(r) = &self.recall {
+            let _ = writeln!(s, "{}", r.summary());
         }
         let t = &self.timings_secs;
         let rss = self.peak_rss_bytes.map(|b| format!(", peak RSS {:.0} MiB", b as f64 / (1 << 20) as f64));

@@ -231,7 +231,7 @@ pub fn run(config: &SweepConfig, progress: &dyn Progress) -> Result<SweepOutput>
             auto_min_sim: config.auto_min_sim,
             strategies: config.strategies.clone(),
             knn_k: loaded.knn.k,
-            index: inputs.knn.index.clone(),
+            index: loaded.search.as_ref().map_or_else(|| inputs.knn.index.clone(), |s| s.resolved.index.clone()),
             normalize: inputs.load.normalize,
             trials: inputs.infomap.trials,
             seed: inputs.infomap.seed,

@@ -172,19 +172,24 @@ impl Infomap {
     /// nodes, each visit linear in the node's degree, plus aggregation passes.
     pub fn run<L: LinkSource>(&self, network: &L) -> Partition {
         let cfg = &self.config;
+        let small = network.num_nodes() < SMALL_NETWORK;
         let started = Instant::now();
-        let flow = compute_flow(network, &self.flow_settings());
+        let flow = on_one_thread_if(small, || compute_flow(network, &self.flow_settings()));
         let flow_secs = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let leaves = &flow.network;
-        let trials: Vec<(Vec<u32>, f64)> = (0..cfg.trials.max(1))
-            .into_par_iter()
-            .map(|t| {
-                let (modules, count) = optimize::run_trial(leaves, cfg, cfg.seed.wrapping_add(t as u64));
-                let codelength = evaluate(leaves, &modules, count).total();
-                (modules, codelength)
-            })
-            .collect();
+        let trial = |t: usize| {
+            let (modules, count) = optimize::run_trial(leaves, cfg, cfg.seed.wrapping_add(t as u64));
+            let codelength = evaluate(leaves, &modules, count).total();
+            (modules, codelength)
+        };
+        // Trials are coarse tasks worth a thread each; a single trial on a small network runs
+        // on one thread.
+        let trials: Vec<(Vec<u32>, f64)> = if cfg.trials > 1 {
+            (0..cfg.trials).into_par_iter().map(trial).collect()
+        } else {
+            vec![on_one_thread_if(small, || trial(0))]
+        };
         // Earlier trials win ties: a later one must be lower by more than the threshold.
         let mut best = 0;
         for (t, trial) in trials.iter().enumerate() {
@@ -223,6 +228,21 @@ impl Infomap {
             min_iterations: c.min_flow_iterations,
             max_iterations: c.max_flow_iterations,
         }
+    }
+}
+
+/// Networks with fewer nodes than this are processed on one thread: their parallel steps are
+/// so short that waking other threads costs more than it saves. Results are the same either
+/// way (every parallel step here is thread-count independent).
+const SMALL_NETWORK: usize = 10_000;
+
+/// Runs `f` on a dedicated single-thread pool when `condition` holds, else on the caller's.
+fn on_one_thread_if<R: Send>(condition: bool, f: impl FnOnce() -> R + Send) -> R {
+    static ONE_THREAD: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = ONE_THREAD.get_or_init(|| rayon::ThreadPoolBuilder::new().num_threads(1).build().ok());
+    match pool {
+        Some(pool) if condition => pool.install(f),
+        _ => f(),
     }
 }
 

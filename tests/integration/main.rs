@@ -9,4 +9,6 @@ mod fuzz;
 mod interrupt;
 mod oracle;
 mod quality;
+mod reproduce;
+mod scale;
 mod synth_sweep;

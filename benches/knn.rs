@@ -1,0 +1,45 @@
+//! The k-NN stage (`knn::build_knn`) on the synthetic face-like sets of `face-cluster synth`
+//! (256-d, seed 1, generated in memory), k = 50:
+//!
+//! - `flat/20k`: exact search (`Flat`), all rows against all rows: a 20,000 x 20,000 x 256
+//!   matrix product and a top-50 selection per row;
+//! - `auto/100k`: the default index (`--index auto`) at 100,000 rows, what a user gets there.
+//!
+//! Run with `cargo bench --bench knn`; thread count: `RAYON_NUM_THREADS`, `OMP_NUM_THREADS`,
+//! `OPENBLAS_NUM_THREADS`. The binary's start-up check of OpenBLAS's kernels does not run in a
+//! bench: on a CPU that Debian's OpenBLAS 0.3.21 does not know, set `OPENBLAS_CORETYPE`
+//! (`face-cluster knn` prints the core it uses with `OPENBLAS_VERBOSE=2`).
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use face_cluster::knn::{build_knn, KnnConfig};
+use face_cluster::progress::NoProgress;
+use face_cluster::synth::{generate, SynthConfig};
+use face_cluster::Features;
+
+const K: usize = 50;
+
+fn data(n: usize) -> Features {
+    let synth = generate(&SynthConfig { n, dim: 256, seed: 1, ..SynthConfig::default() }).expect("valid parameters");
+    Features::new(synth.features, Path::new("synth"), true).expect("synthetic rows are unit vectors")
+}
+
+fn bench_knn(c: &mut Criterion) {
+    let mut group = c.benchmark_group("knn");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(40));
+    for (name, n, index) in [("flat", 20_000, "Flat"), ("auto", 100_000, "auto")] {
+        let features = data(n);
+        let config = KnnConfig { k: K, index: index.to_string(), ..KnnConfig::default() };
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new(name, format!("{}k", n / 1000)), &features, |b, f| {
+            b.iter(|| build_knn(black_box(f), &config, &NoProgress).expect("search of synthetic rows"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_knn);
+criterion_main!(benches);
