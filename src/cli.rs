@@ -66,7 +66,7 @@ pub enum Command {
     /// Cluster and score over a grid of k and min_sim values, searching the k-NN only once.
     Sweep(SweepArgs),
     /// Write a synthetic face-embedding data set with identity labels (feats.npy, feats.bin,
-    /// labels.meta).
+    /// labels.meta, and sources.meta: the identity each row is an image of).
     Synth(SynthArgs),
 }
 
@@ -494,7 +494,7 @@ pub struct SweepArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Example: face-cluster synth --n 1000000 --dim 256 --seed 1 -o synth-1m")]
 pub struct SynthArgs {
-    /// Output folder (created if missing): feats.npy, feats.bin and labels.meta.
+    /// Output folder (created if missing): feats.npy, feats.bin, labels.meta and sources.meta.
     #[arg(short, long, value_name = "DIR", required = true)]
     pub output: PathBuf,
 

@@ -562,13 +562,16 @@ impl Synth {
     }
 }
 
-/// The three output files of `face-cluster synth`, created before the data is drawn so that a
+/// The four output files of `face-cluster synth`, created before the data is drawn so that a
 /// bad folder fails at once, and committed together.
 ///
 /// - `feats.npy`: NumPy `float32`, shape `(n, dim)`, C order;
 /// - `feats.bin`: the same values as raw little-endian `float32`, row after row (the
 ///   learn-to-cluster layout; read it with `--dim`);
-/// - `labels.meta`: one integer label per line.
+/// - `labels.meta`: one integer label per line;
+/// - `sources.meta`: the identity each row is an image of ([`Synth::sources`]), one per line,
+///   each junk row a label of its own (`identities + row`). Scoring it against `labels.meta`
+///   with `face-cluster eval` gives the best scores any clustering can reach on the features.
 ///
 /// Each is written through [`AtomicFile`], so no partial file is ever left behind.
 #[derive(Debug)]
@@ -576,6 +579,7 @@ pub struct SynthFiles {
     npy: AtomicFile,
     bin: AtomicFile,
     labels: AtomicFile,
+    sources: AtomicFile,
 }
 
 impl SynthFiles {
@@ -590,10 +594,11 @@ impl SynthFiles {
             npy: AtomicFile::create(&dir.join("feats.npy"))?,
             bin: AtomicFile::create(&dir.join("feats.bin"))?,
             labels: AtomicFile::create(&dir.join("labels.meta"))?,
+            sources: AtomicFile::create(&dir.join("sources.meta"))?,
         })
     }
 
-    /// Writes `synth` and renames the three files into place.
+    /// Writes `synth` and renames the four files into place.
     ///
     /// # Errors
     ///
@@ -616,10 +621,28 @@ impl SynthFiles {
         }
         let labels = &mut self.labels;
         crate::io::labels::write_text_labels(labels, &synth.labels).map_err(|e| Error::io(labels.target(), e))?;
+        let sources = &mut self.sources;
+        crate::io::labels::write_text_labels(sources, &sources_with_junk_apart(synth))
+            .map_err(|e| Error::io(sources.target(), e))?;
         self.npy.commit()?;
         self.bin.commit()?;
-        self.labels.commit()
+        self.labels.commit()?;
+        self.sources.commit()
     }
+}
+
+/// [`Synth::sources`] with each junk row its own label, `identities + row`: an image of no one
+/// is a cluster of its own in the best clustering, not one cluster of all junk.
+fn sources_with_junk_apart(synth: &Synth) -> Vec<u32> {
+    let identities = synth.identity_sizes.len();
+    let apart = |(row, &source): (usize, &u32)| {
+        if source == JUNK {
+            u32::try_from(identities + row).expect("identities and rows are counted in u32")
+        } else {
+            source
+        }
+    };
+    synth.sources.iter().enumerate().map(apart).collect()
 }
 
 /// Values converted and written per step: 1 MiB of bytes.
@@ -794,7 +817,15 @@ mod tests {
         assert_eq!(labels, s.labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>());
         let npy_bytes = fs::read(out.join("feats.npy")).unwrap();
         assert_eq!((npy_bytes.len() - 777 * 24 * 4) % 64, 0, "data starts on a 64-byte boundary");
-        assert_eq!(fs::read_dir(&out).unwrap().count(), 3, "no temporary files left");
+        let sources = read_labels(&out.join("sources.meta")).unwrap();
+        let identities = s.identity_sizes.len();
+        let junk = s.sources.iter().filter(|&&x| x == JUNK).count();
+        assert!(junk > 0, "the default junk share draws some junk rows in 777");
+        for (row, (&written, &source)) in sources.iter().zip(&s.sources).enumerate() {
+            let expected = if source == JUNK { identities + row } else { source as usize };
+            assert_eq!(written, expected as i64, "row {row}");
+        }
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 4, "no temporary files left");
     }
 
     #[test]

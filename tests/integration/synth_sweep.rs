@@ -19,7 +19,7 @@ fn synth_then_sweep_with_json_and_plot() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1500 rows x 32") && stderr.contains("identities"), "{stderr}");
-    for file in ["feats.npy", "feats.bin", "labels.meta"] {
+    for file in ["feats.npy", "feats.bin", "labels.meta", "sources.meta"] {
         assert!(data.join(file).is_file(), "{file}");
     }
     // Same seed, same bytes.
