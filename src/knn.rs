@@ -497,7 +497,7 @@ pub fn parse_ivf_join(index: &str) -> Option<usize> {
     index[IVF_JOIN.len()..].parse().ok().filter(|&nlist| nlist > 0)
 }
 
-/// The name of the inverted-file self-join ([`ivf_join`]) in index strings: `IVFJoin<nlist>`.
+/// The name of the inverted-file self-join in index strings: `IVFJoin<nlist>` (module docs).
 pub const IVF_JOIN: &str = "IVFJoin";
 
 /// The inverted-file self-join: an approximate k-NN of every row against all rows that runs at
