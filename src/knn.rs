@@ -497,7 +497,7 @@ pub fn parse_ivf_join(index: &str) -> Option<usize> {
     index[IVF_JOIN.len()..].parse().ok().filter(|&nlist| nlist > 0)
 }
 
-/// The name of the inverted-file self-join ([`ivf_join`]) in index strings: `IVFJoin<nlist>`.
+/// The name of the inverted-file self-join in index strings: `IVFJoin<nlist>` (module docs).
 pub const IVF_JOIN: &str = "IVFJoin";
 
 /// The inverted-file self-join: an approximate k-NN of every row against all rows that runs at
@@ -522,8 +522,9 @@ pub const IVF_JOIN: &str = "IVFJoin";
 /// the links that matter is measured by [`check_recall`]. Every step is deterministic (fixed
 /// sample and seed; rows canonicalised as for any search).
 ///
-/// Memory beyond the features and the table: the centroids, one list's probe set (copied for
-/// faiss) and its results.
+/// Memory beyond the features and the table: the centroids, the list of every row, and for
+/// each list being searched (one per rayon thread) the rows of its probe set, copied twice
+/// (for faiss and into its index), and the results of one round of lists.
 fn ivf_join(
     features: &Features,
     config: &KnnConfig,
@@ -551,7 +552,7 @@ fn ivf_join(
     // faiss wraps each BLAS product in OpenMP loops (the per-query heaps) whose idle threads
     // spin while OpenBLAS's own threads compute: with blocks as small as one list's, that
     // spinning took three quarters of the time on two cores. One OpenMP thread leaves the
-    // cores to OpenBLAS (and to rayon, which canonicalises the rows).
+    // cores to OpenBLAS while the quantizer is trained and the rows assigned.
     let _one_thread = OneOmpThread::new();
 
     let started = Instant::now();
@@ -685,6 +686,9 @@ fn join_list(
     context: &str,
 ) -> Result<(Vec<u32>, Vec<f32>)> {
     let (n, d) = (features.n(), features.dim());
+    if members.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let faiss_err = |e: faiss::error::Error| Error::Faiss { context: context.to_string(), message: faiss_message(&e) };
     let gather = |rows: &[u32]| {
         let mut data = Vec::with_capacity(rows.len() * d);
