@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::graph::Graph;
+use crate::graph::{check_table_args, Graph};
 use crate::knn::{Knn, NONE};
 
 /// Rows per parallel work unit.
@@ -123,26 +123,10 @@ impl Default for EdgeConfig {
 /// candidate link compares two lists of `k`), in parallel over rows. Memory: the graph, plus
 /// one `u32` per row per worker for the shared-neighbour marks.
 pub fn build_edges(knn: &Knn, k: usize, min_sim: f32, config: &EdgeConfig) -> Result<Graph> {
-    if k == 0 || k > knn.k {
-        return Err(Error::invalid(
-            "--k",
-            format!("k = {k} must be at least 1 and at most the {} neighbours per row of the k-NN table", knn.k),
-        ));
-    }
-    if min_sim.is_nan() {
-        return Err(Error::invalid("--min-sim", "is NaN"));
-    }
+    check_table_args(knn, k, min_sim)?;
     if !(0.0..=1.0).contains(&config.min_snn) {
         return Err(Error::invalid("--min-snn", format!("{} is not in [0, 1]", config.min_snn)));
     }
-    assert!(
-        knn.ids.len() == knn.n * knn.k && knn.sims.len() == knn.n * knn.k,
-        "Knn invariant broken: {} ids and {} sims for {} x {}",
-        knn.ids.len(),
-        knn.sims.len(),
-        knn.n,
-        knn.k
-    );
     let needs_snn = config.pruning == Pruning::Snn || config.weighting == Weighting::Snn;
     let chunks: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = (0..knn.n.div_ceil(CHUNK_ROWS))
         .into_par_iter()

@@ -104,6 +104,37 @@ impl LinkSource for Graph {
     }
 }
 
+/// Checks the arguments of a graph builder: `k` slots of `knn` (at least 1, at most
+/// `knn.k`) and a `min_sim` that is a number.
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] naming `--k` or `--min-sim`.
+///
+/// # Panics
+///
+/// When `knn` breaks its documented invariants (`ids` or `sims` not of length `n * k`).
+pub(crate) fn check_table_args(knn: &Knn, k: usize, min_sim: f32) -> Result<()> {
+    if k == 0 || k > knn.k {
+        return Err(Error::invalid(
+            "--k",
+            format!("k = {k} must be at least 1 and at most the {} neighbours per row of the k-NN table", knn.k),
+        ));
+    }
+    if min_sim.is_nan() {
+        return Err(Error::invalid("--min-sim", "is NaN"));
+    }
+    assert!(
+        knn.ids.len() == knn.n * knn.k && knn.sims.len() == knn.n * knn.k,
+        "Knn invariant broken: {} ids and {} sims for {} x {}",
+        knn.ids.len(),
+        knn.sims.len(),
+        knn.n,
+        knn.k
+    );
+    Ok(())
+}
+
 /// Keeps, from the first `k` slots of each k-NN row, the links `i -> j` with `j != i` and
 /// similarity `>= min_sim` (inclusive), weighted by the similarity.
 ///
@@ -123,23 +154,7 @@ impl LinkSource for Graph {
 ///
 /// `O(n k)` time in two sequential passes; memory `8 (n + 1) + 8 L` bytes for `L` kept links.
 pub fn build_graph(knn: &Knn, k: usize, min_sim: f32) -> Result<Graph> {
-    if k == 0 || k > knn.k {
-        return Err(Error::invalid(
-            "--k",
-            format!("k = {k} must be at least 1 and at most the {} neighbours per row of the k-NN table", knn.k),
-        ));
-    }
-    if min_sim.is_nan() {
-        return Err(Error::invalid("--min-sim", "is NaN"));
-    }
-    assert!(
-        knn.ids.len() == knn.n * knn.k && knn.sims.len() == knn.n * knn.k,
-        "Knn invariant broken: {} ids and {} sims for {} x {}",
-        knn.ids.len(),
-        knn.sims.len(),
-        knn.n,
-        knn.k
-    );
+    check_table_args(knn, k, min_sim)?;
     let row = |i: usize| {
         let start = i * knn.k;
         (&knn.ids[start..start + k], &knn.sims[start..start + k])
