@@ -36,16 +36,10 @@ import time
 
 import numpy as np
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from common import ROOT, binary
+
 OUT = os.path.join(ROOT, "bench", "out")
 SHARED = os.path.join(ROOT, "..", "shared", "data")
-
-
-def binary():
-    if os.environ.get("FACE_CLUSTER"):
-        return os.environ["FACE_CLUSTER"]
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "face-cluster")
 
 
 def dataset_path(name):

@@ -51,17 +51,11 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from common import ROOT, binary
+
 OUT = os.path.join(ROOT, "bench", "out", "pipeline_compare")
 RESULT_MARK = "PIPELINE_COMPARE_RESULT "
 CORETYPE_CANDIDATES = "Haswell,Zen,Sandybridge"
-
-
-def binary():
-    if os.environ.get("FACE_CLUSTER"):
-        return os.environ["FACE_CLUSTER"]
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "face-cluster")
 
 
 # ---------------------------------------------------------------------------------------------
