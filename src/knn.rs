@@ -590,19 +590,7 @@ fn ivf_join(
         }
     }
     // Rows grouped by list: members of list c are rows[offsets[c]..offsets[c + 1]], ascending.
-    let mut offsets = vec![0usize; nlist + 1];
-    for &c in &list_of {
-        offsets[c as usize + 1] += 1;
-    }
-    for c in 0..nlist {
-        offsets[c + 1] += offsets[c];
-    }
-    let mut fill = offsets.clone();
-    let mut rows = vec![0u32; n];
-    for (i, &c) in list_of.iter().enumerate() {
-        rows[fill[c as usize]] = i as u32;
-        fill[c as usize] += 1;
-    }
+    let (offsets, rows) = crate::buckets::group_by_key(&list_of, nlist);
     drop(list_of);
 
     // 3. Probe sets: the lists whose centroids are nearest each centroid, itself included.

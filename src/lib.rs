@@ -26,6 +26,7 @@
 //! embeddings with identity labels, of any size.
 
 pub mod blas;
+mod buckets;
 pub mod edges;
 pub mod error;
 pub mod features;

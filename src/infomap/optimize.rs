@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use super::codelength::{node_entropy, plogp, ModuleFlows};
 use super::flow::FlowNetwork;
 use super::InfomapConfig;
+use crate::buckets::group_by_key;
 use crate::rng::Rng;
 
 /// Comparisons of single moves and restores (spec §7, "single-move threshold").
@@ -458,20 +459,7 @@ fn aggregate(net: &FlowNetwork, module: &[u32], data: impl Fn(usize) -> (f64, f6
     let item_new: Vec<u32> = module.iter().map(|&m| renumber[m as usize]).collect();
     let count = old_of_new.len();
     // Members of each new module, in item order (counting sort).
-    let mut member_offsets = vec![0usize; count + 1];
-    for &m in &item_new {
-        member_offsets[m as usize + 1] += 1;
-    }
-    for i in 0..count {
-        member_offsets[i + 1] += member_offsets[i];
-    }
-    let mut fill = member_offsets.clone();
-    let mut members = vec![0u32; n];
-    for (i, &m) in item_new.iter().enumerate() {
-        members[fill[m as usize]] = i as u32;
-        fill[m as usize] += 1;
-    }
-    drop(fill);
+    let (member_offsets, members) = group_by_key(&item_new, count);
 
     // Per chunk of modules: their degrees and concatenated adjacency (neighbour, out, in).
     type Chunk = (Vec<usize>, Vec<u32>, Vec<f64>, Vec<f64>);
@@ -614,23 +602,13 @@ fn coarse_tune(
 ) -> usize {
     let num_modules = solution.modules.n();
     // Leaves of each module, and each leaf's index within its module.
-    let mut offsets = vec![0usize; num_modules + 1];
-    for &m in &solution.leaf_module {
-        offsets[m as usize + 1] += 1;
-    }
-    for i in 0..num_modules {
-        offsets[i + 1] += offsets[i];
-    }
-    let mut fill = offsets.clone();
-    let mut module_leaves = vec![0u32; leaves.n()];
+    let (offsets, module_leaves) = group_by_key(&solution.leaf_module, num_modules);
     let mut local = vec![0u32; leaves.n()];
-    for (leaf, &m) in solution.leaf_module.iter().enumerate() {
-        let slot = &mut fill[m as usize];
-        local[leaf] = (*slot - offsets[m as usize]) as u32;
-        module_leaves[*slot] = leaf as u32;
-        *slot += 1;
+    for m in 0..num_modules {
+        for (j, &leaf) in module_leaves[offsets[m]..offsets[m + 1]].iter().enumerate() {
+            local[leaf as usize] = j as u32;
+        }
     }
-    drop(fill);
 
     let submodules: Vec<Vec<u32>> = (0..num_modules)
         .into_par_iter()
