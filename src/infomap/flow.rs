@@ -127,56 +127,106 @@ fn usable(w: f64) -> bool {
 
 fn link_tables<L: LinkSource>(links: &L) -> LinkTables<L::Weight> {
     let n = links.num_nodes();
-    let mut in_offsets = vec![0usize; n + 1];
-    let mut out_offsets = vec![0usize; n + 1];
-    let mut out_weight = vec![0f64; n];
-    let mut self_weight = vec![0f64; n];
-    for u in 0..n {
-        links.for_each_out_link(u, |v, w| {
-            let w: f64 = w.into();
-            if usable(w) {
-                in_offsets[v as usize + 1] += 1;
-                out_offsets[u + 1] += 1;
-                out_weight[u] += w;
-                if v as usize == u {
-                    self_weight[u] += w;
+    // In-links by a counting sort over the sources in order: each in-list comes out sorted by
+    // source, repeated links in link order. Out-lists by a stable sort of each node's links by
+    // target, in parallel with it. Sorted lists let the merged adjacency be built by linear
+    // merges.
+    let in_lists = || {
+        let mut in_offsets = vec![0usize; n + 1];
+        for u in 0..n {
+            links.for_each_out_link(u, |v, w| {
+                if usable(w.into()) {
+                    in_offsets[v as usize + 1] += 1;
+                }
+            });
+        }
+        for i in 0..n {
+            in_offsets[i + 1] += in_offsets[i];
+        }
+        let mut fill = in_offsets.clone();
+        let mut in_source = vec![0u32; in_offsets[n]];
+        let mut in_weight = vec![L::Weight::default(); in_offsets[n]];
+        for u in 0..n {
+            links.for_each_out_link(u, |v, w| {
+                if usable(w.into()) {
+                    let slot = &mut fill[v as usize];
+                    in_source[*slot] = u as u32;
+                    in_weight[*slot] = w;
+                    *slot += 1;
+                }
+            });
+        }
+        (in_offsets, in_source, in_weight)
+    };
+    let out_lists = || {
+        // Per node: usable out-links, out-weight and self-link weight, summed in link order.
+        let sums: Vec<(usize, f64, f64)> = (0..n)
+            .into_par_iter()
+            .map(|u| {
+                let (mut count, mut out, mut own) = (0, 0.0, 0.0);
+                links.for_each_out_link(u, |v, w| {
+                    let w: f64 = w.into();
+                    if usable(w) {
+                        count += 1;
+                        out += w;
+                        if v as usize == u {
+                            own += w;
+                        }
+                    }
+                });
+                (count, out, own)
+            })
+            .collect();
+        let mut out_offsets = vec![0usize; n + 1];
+        for u in 0..n {
+            out_offsets[u + 1] = out_offsets[u] + sums[u].0;
+        }
+        let mut out_target = vec![0u32; out_offsets[n]];
+        let mut out_weight_of = vec![L::Weight::default(); out_offsets[n]];
+        let targets = chunk_slices(&mut out_target, &out_offsets);
+        let weights = chunk_slices(&mut out_weight_of, &out_offsets);
+        targets.into_par_iter().zip(weights).enumerate().for_each(|(c, (targets, weights))| {
+            // Each link as (target << 32 | position in the row): an unstable sort of these keys
+            // is a stable sort by target.
+            let (mut keys, mut row_weights) = (Vec::new(), Vec::new());
+            let mut k = 0;
+            for u in c * CHUNK..((c + 1) * CHUNK).min(n) {
+                keys.clear();
+                row_weights.clear();
+                links.for_each_out_link(u, |v, w| {
+                    if usable(w.into()) {
+                        keys.push(u64::from(v) << 32 | row_weights.len() as u64);
+                        row_weights.push(w);
+                    }
+                });
+                keys.sort_unstable();
+                for &key in &keys {
+                    targets[k] = (key >> 32) as u32;
+                    weights[k] = row_weights[key as u32 as usize];
+                    k += 1;
                 }
             }
         });
-    }
-    for i in 0..n {
-        in_offsets[i + 1] += in_offsets[i];
-        out_offsets[i + 1] += out_offsets[i];
-    }
-    let total = in_offsets[n];
-    // In-links by a counting sort over the sources in order: each in-list comes out sorted by
-    // source. Transposing it back the same way gives out-lists sorted by target. Sorted lists
-    // let the merged adjacency be built by linear merges, with no comparison sort.
-    let mut fill = in_offsets.clone();
-    let mut in_source = vec![0u32; total];
-    let mut in_weight = vec![L::Weight::default(); total];
-    for u in 0..n {
-        links.for_each_out_link(u, |v, w| {
-            if usable(w.into()) {
-                let slot = &mut fill[v as usize];
-                in_source[*slot] = u as u32;
-                in_weight[*slot] = w;
-                *slot += 1;
-            }
-        });
-    }
-    let mut out_fill = out_offsets.clone();
-    let mut out_target = vec![0u32; total];
-    let mut out_weight_of = in_weight.clone();
-    for v in 0..n {
-        for k in in_offsets[v]..in_offsets[v + 1] {
-            let slot = &mut out_fill[in_source[k] as usize];
-            out_target[*slot] = v as u32;
-            out_weight_of[*slot] = in_weight[k];
-            *slot += 1;
-        }
-    }
+        let (out_weight, self_weight) = sums.into_iter().map(|(_, out, own)| (out, own)).unzip();
+        (out_offsets, out_target, out_weight_of, out_weight, self_weight)
+    };
+    let ((in_offsets, in_source, in_weight), (out_offsets, out_target, out_weight_of, out_weight, self_weight)) =
+        rayon::join(in_lists, out_lists);
     LinkTables { in_offsets, in_source, in_weight, out_offsets, out_target, out_weight_of, out_weight, self_weight }
+}
+
+/// `data` (indexed like an adjacency with these `offsets`) cut into one slice per chunk of
+/// [`CHUNK`] nodes, for filling in parallel.
+fn chunk_slices<'a, T>(mut data: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut [T]> {
+    let n = offsets.len() - 1;
+    (0..n.div_ceil(CHUNK))
+        .map(|c| {
+            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+            let (chunk, rest) = std::mem::take(&mut data).split_at_mut(offsets[hi] - offsets[lo]);
+            data = rest;
+            chunk
+        })
+        .collect()
 }
 
 /// Sum of `f(i)` over `0..n`, in fixed chunks combined in index order.
@@ -389,14 +439,7 @@ fn merged_network<W: Weight>(
     let n = flow.len();
     let merge = |u: usize, emit: &mut dyn FnMut(u32, f64, f64)| merge_node(tables, u, &out_f, &in_f, split, emit);
     // Pass 1: merged degree of each node. Pass 2: fill disjoint slices, one per chunk of nodes.
-    let degree: Vec<usize> = (0..n)
-        .into_par_iter()
-        .map(|u| {
-            let mut count = 0;
-            merge(u, &mut |_, _, _| count += 1);
-            count
-        })
-        .collect();
+    let degree: Vec<usize> = (0..n).into_par_iter().map(|u| merged_degree(tables, u)).collect();
     let mut offsets = vec![0usize; n + 1];
     for u in 0..n {
         offsets[u + 1] = offsets[u] + degree[u];
@@ -406,32 +449,20 @@ fn merged_network<W: Weight>(
     let mut neighbour = vec![0u32; total];
     let mut out_flow = vec![0f64; total];
     let mut in_flow = vec![0f64; total];
-    {
-        let mut jobs = Vec::with_capacity(n.div_ceil(CHUNK));
-        let (mut nb, mut of, mut inf) = (&mut neighbour[..], &mut out_flow[..], &mut in_flow[..]);
-        for c in 0..n.div_ceil(CHUNK) {
-            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
-            let len = offsets[hi] - offsets[lo];
-            let (a, rest_nb) = nb.split_at_mut(len);
-            let (b, rest_of) = of.split_at_mut(len);
-            let (d, rest_in) = inf.split_at_mut(len);
-            jobs.push((lo, hi, a, b, d));
-            nb = rest_nb;
-            of = rest_of;
-            inf = rest_in;
+    let nb = chunk_slices(&mut neighbour, &offsets);
+    let of = chunk_slices(&mut out_flow, &offsets);
+    let inf = chunk_slices(&mut in_flow, &offsets);
+    nb.into_par_iter().zip(of).zip(inf).enumerate().for_each(|(c, ((nb, of), inf))| {
+        let mut k = 0;
+        for u in c * CHUNK..((c + 1) * CHUNK).min(n) {
+            merge(u, &mut |x, o, f| {
+                nb[k] = x;
+                of[k] = o;
+                inf[k] = f;
+                k += 1;
+            });
         }
-        jobs.into_par_iter().for_each(|(lo, hi, nb, of, inf)| {
-            let mut k = 0;
-            for u in lo..hi {
-                merge(u, &mut |x, o, f| {
-                    nb[k] = x;
-                    of[k] = o;
-                    inf[k] = f;
-                    k += 1;
-                });
-            }
-        });
-    }
+    });
     let (enter, exit): (Vec<f64>, Vec<f64>) = (0..n)
         .into_par_iter()
         .map(|u| {
@@ -440,6 +471,25 @@ fn merged_network<W: Weight>(
         })
         .unzip();
     FlowNetwork { flow, enter, exit, offsets, neighbour, out_flow, in_flow }
+}
+
+/// The number of entries [`merge_node`] emits for node u: its distinct neighbours over out- and
+/// in-links, self excluded.
+fn merged_degree<W: Weight>(tables: &LinkTables<W>, u: usize) -> usize {
+    let outs = &tables.out_target[tables.out_offsets[u]..tables.out_offsets[u + 1]];
+    let ins = &tables.in_source[tables.in_offsets[u]..tables.in_offsets[u + 1]];
+    let (mut i, mut j, mut count) = (0, 0, 0);
+    while i < outs.len() || j < ins.len() {
+        let x = outs.get(i).copied().unwrap_or(u32::MAX).min(ins.get(j).copied().unwrap_or(u32::MAX));
+        while outs.get(i) == Some(&x) {
+            i += 1;
+        }
+        while ins.get(j) == Some(&x) {
+            j += 1;
+        }
+        count += usize::from(x as usize != u);
+    }
+    count
 }
 
 /// Calls `emit(neighbour, out_flow, in_flow)` for node u's merged entries, self excluded, in
@@ -488,6 +538,55 @@ mod tests {
     use super::*;
     use crate::infomap::network::Network;
     use crate::rng::Rng;
+
+    #[test]
+    fn link_tables_list_links_sorted_with_repeats_in_link_order() {
+        let mut rng = Rng::new(7);
+        for round in 0..30 {
+            // Chunks of several nodes' worth, repeated links, self-links and unusable weights.
+            let n = 1 + rng.below(3 * CHUNK as u64) as usize;
+            let links: Vec<(u32, u32, f64)> = (0..4 * n)
+                .map(|i| {
+                    let u = rng.below(n as u64) as u32;
+                    let v = if rng.below(5) == 0 { u } else { rng.below(n.min(40) as u64) as u32 };
+                    let w = match rng.below(10) {
+                        0 => 0.0,
+                        1 => -1.0,
+                        _ => (i + 1) as f64,
+                    };
+                    (u, v, w)
+                })
+                .collect();
+            let tables = link_tables(&Network::from_links(n, &links));
+            // The usable links in source order, as Network stores them (a stable sort by source).
+            let mut usable_links: Vec<(u32, u32, f64)> = links.iter().copied().filter(|l| usable(l.2)).collect();
+            usable_links.sort_by_key(|l| l.0);
+            let (mut outs_of, mut ins_of) = (vec![Vec::new(); n], vec![Vec::new(); n]);
+            for &(u, v, w) in &usable_links {
+                outs_of[u as usize].push((v, w));
+                ins_of[v as usize].push((u, w));
+            }
+            for u in 0..n {
+                let mut outs = std::mem::take(&mut outs_of[u]);
+                outs.sort_by_key(|o| o.0);
+                let r = tables.out_offsets[u]..tables.out_offsets[u + 1];
+                let got: Vec<(u32, f64)> =
+                    tables.out_target[r.clone()].iter().copied().zip(tables.out_weight_of[r].iter().copied()).collect();
+                assert_eq!(got, outs, "round {round}: out-links of {u}");
+                let ins = &ins_of[u];
+                let r = tables.in_offsets[u]..tables.in_offsets[u + 1];
+                let got: Vec<(u32, f64)> =
+                    tables.in_source[r.clone()].iter().copied().zip(tables.in_weight[r].iter().copied()).collect();
+                assert_eq!(&got, ins, "round {round}: in-links of {u}");
+                assert_eq!(tables.out_weight[u], outs.iter().map(|o| o.1).sum::<f64>());
+                let own: f64 = outs.iter().filter(|o| o.0 as usize == u).map(|o| o.1).sum();
+                assert_eq!(tables.self_weight[u], own);
+                let mut emitted = 0;
+                merge_node(&tables, u, &|_, w| w, &|_, w| w, false, &mut |_, _, _| emitted += 1);
+                assert_eq!(merged_degree(&tables, u), emitted);
+            }
+        }
+    }
 
     /// Plain power iteration of §3.1, written out naively, run far past convergence.
     fn reference_flow(n: usize, links: &[(u32, u32, f64)], alpha: f64) -> Vec<f64> {
