@@ -36,7 +36,7 @@ fastest OpenBLAS kernel for this CPU, found by timing a Flat search with each ca
 
 Usage (from the repository root, after `cargo build --release`; the binary is $FACE_CLUSTER,
 else $CARGO_TARGET_DIR/release/face-cluster, else target/release/face-cluster):
-    bash bench/compare/pipeline_compare.sh --data DIR[,DIR...] [--k 50] [--min-sim 0.58]
+    bash bench/compare/pipeline_compare.sh --data DIR[,DIR...] [--k 50] [--min-sim 0.58] [--repeat R]
 DIR holds feats.bin (raw float32, --dim wide) and labels.meta, as `face-cluster synth` writes.
 Results go to bench/out/ (git-ignored): one JSON per run, the labels of each side.
 `--from-json A.json,B.json` prints the table of earlier runs without running anything.
@@ -379,19 +379,44 @@ def compare(data_dir, args, coretype):
     n = os.path.getsize(feats) // (4 * args.dim)
     row = {"data": name, "n": n, "dim": args.dim, "k": args.k, "min_sim": args.min_sim,
            "load_before": os.getloadavg(), "started": datetime.datetime.now().isoformat(timespec="seconds")}
-    print(f"{name}: {n} rows; face-cluster ...", file=sys.stderr, flush=True)
-    row["ours"] = run_ours(feats, labels, prefix + ".ours", args, "Flat")
-    print(f"{name}: face-cluster, default index ...", file=sys.stderr, flush=True)
-    row["ours_default"] = run_ours(feats, labels, prefix + ".ours-default", args, "auto")
-    row["seed"] = {}
-    for variant, ct in [("as installed", None)] + ([(f"OPENBLAS_CORETYPE={coretype}", coretype)] if coretype else []):
-        print(f"{name}: seed, {variant} ...", file=sys.stderr, flush=True)
-        row["seed"][variant] = run_seed(feats, labels, f"{prefix}.seed.{ct or 'default'}.labels", args, ct)
-        row["seed"][variant]["coretype"] = ct
+    variants = [("as installed", None)] + ([(f"OPENBLAS_CORETYPE={coretype}", coretype)] if coretype else [])
+    runs = {"ours": [], "ours_default": [], **{v: [] for v, _ in variants}}
+    # With --repeat, the sides take turns, so that a slow spell of a shared machine falls on
+    # all of them rather than on one.
+    for rep in range(args.repeat):
+        of = f" (run {rep + 1} of {args.repeat})" if args.repeat > 1 else ""
+        print(f"{name}: {n} rows; face-cluster{of} ...", file=sys.stderr, flush=True)
+        runs["ours"].append(run_ours(feats, labels, prefix + ".ours", args, "Flat"))
+        print(f"{name}: face-cluster, default index{of} ...", file=sys.stderr, flush=True)
+        runs["ours_default"].append(run_ours(feats, labels, prefix + ".ours-default", args, "auto"))
+        for variant, ct in variants:
+            print(f"{name}: seed, {variant}{of} ...", file=sys.stderr, flush=True)
+            runs[variant].append(run_seed(feats, labels, f"{prefix}.seed.{ct or 'default'}.labels", args, ct))
+            runs[variant][-1]["coretype"] = ct
+    row["repeat"] = args.repeat
+    row["ours"] = median_run(runs["ours"])
+    row["ours_default"] = median_run(runs["ours_default"])
+    row["seed"] = {variant: median_run(runs[variant]) for variant, _ in variants}
     row["load_after"] = os.getloadavg()
     row["agreement"] = agreement(f"{prefix}.seed.default.labels", prefix + ".ours.labels", labels)
     row["agreement_default"] = agreement(f"{prefix}.seed.default.labels", prefix + ".ours-default.labels", labels)
     return row
+
+
+def median_run(runs):
+    """One side's result over repeated runs: the median of each stage's seconds, of wall time
+    and of peak RSS; scores and counts from the first run (every run clusters the same graph
+    with the same seed). Each run's seconds are kept under "runs"."""
+    import statistics
+
+    out = dict(runs[0])
+    out["stages_secs"] = {k: statistics.median(r["stages_secs"][k] for r in runs) for k in runs[0]["stages_secs"]}
+    out["wall_secs"] = statistics.median(r["wall_secs"] for r in runs)
+    out["peak_rss_bytes"] = statistics.median(r["peak_rss_bytes"] for r in runs)
+    out["runs"] = [{"stages_secs": r["stages_secs"], "wall_secs": r["wall_secs"]} for r in runs]
+    if any(r["scores"] != runs[0]["scores"] for r in runs):
+        out["scores_differ_between_runs"] = [r["scores"] for r in runs]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,9 +492,14 @@ def verdicts(rows):
             e2e = seed["stages_secs"]["total"] / ours["stages_secs"]["total"]
             im = seed["stages_secs"]["infomap_run"] / flat["stages_secs"]["infomap_run"]  # same graph
             df = 100 * abs(seed["scores"]["pairwise"][2] - ours["scores"]["pairwise"][2])
+            each = ""
+            if len(seed.get("runs", [])) > 1:
+                each = " (run by run: " + ", ".join(
+                    f"{s['stages_secs']['infomap_run'] / o['stages_secs']['infomap_run']:.1f}x"
+                    for s, o in zip(seed["runs"], flat["runs"])) + ")"
             out.append(
                 f"- {row['n']:,} rows, seed {variant}: end to end {e2e:.1f}x "
-                f"({'met' if e2e >= 4 else 'MISSED'}, target 4x); Infomap run {im:.1f}x "
+                f"({'met' if e2e >= 4 else 'MISSED'}, target 4x); Infomap run {im:.1f}x{each} "
                 f"({'met' if im >= 3 else 'MISSED'}, target 3x); pairwise F differs by {df:.2f} points "
                 f"({'met' if df <= 0.3 else 'MISSED'}, target 0.3)")
     return "\n".join(out)
@@ -483,7 +513,9 @@ def describe(rows):
              "IndexFlatIP); face-cluster runs with --index Flat (the same graph) and with its default index. "
              "Seconds per stage are measured inside each process; wall and peak RSS from outside. "
              "End to end = the seed's total over our default run's; Infomap (run) = the reference's run() "
-             "over our Infomap stage on the same (Flat) graph."]
+             "over our Infomap stage on the same (Flat) graph."
+             + (f" Every side ran {first['repeat']} times, taking turns; each cell is the median of its runs."
+                if first.get("repeat", 1) > 1 else "")]
     for row in rows:
         ours = row["ours"]
         seed = next(iter(row["seed"].values()))
@@ -517,6 +549,8 @@ def main():
     ap.add_argument("--coretypes", default=CORETYPE_CANDIDATES)
     ap.add_argument("--probe-rows", type=int, default=20000, help="rows of the probe search")
     ap.add_argument("--probe-repeats", type=int, default=3, help="probe searches per kernel (the fastest counts)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run every side this many times, taking turns; the table shows medians (default 1)")
     ap.add_argument("--json", help="write the results here (default bench/out/pipeline_compare/<time>.json)")
     ap.add_argument("--from-json", help="comma-separated result files: print their table and stop")
     # Child modes.
