@@ -190,7 +190,7 @@ fn link_tables<L: LinkSource>(links: &L) -> LinkTables<L::Weight> {
             // is a stable sort by target.
             let (mut keys, mut row_weights) = (Vec::new(), Vec::new());
             let mut k = 0;
-            for u in c * CHUNK..((c + 1) * CHUNK).min(n) {
+            for u in chunk_nodes(c, n) {
                 keys.clear();
                 row_weights.clear();
                 links.for_each_out_link(u, |v, w| {
@@ -215,14 +215,19 @@ fn link_tables<L: LinkSource>(links: &L) -> LinkTables<L::Weight> {
     LinkTables { in_offsets, in_source, in_weight, out_offsets, out_target, out_weight_of, out_weight, self_weight }
 }
 
+/// The nodes of chunk `c` of `0..n`.
+fn chunk_nodes(c: usize, n: usize) -> std::ops::Range<usize> {
+    c * CHUNK..((c + 1) * CHUNK).min(n)
+}
+
 /// `data` (indexed like an adjacency with these `offsets`) cut into one slice per chunk of
 /// [`CHUNK`] nodes, for filling in parallel.
 fn chunk_slices<'a, T>(mut data: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut [T]> {
     let n = offsets.len() - 1;
     (0..n.div_ceil(CHUNK))
         .map(|c| {
-            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
-            let (chunk, rest) = std::mem::take(&mut data).split_at_mut(offsets[hi] - offsets[lo]);
+            let nodes = chunk_nodes(c, n);
+            let (chunk, rest) = std::mem::take(&mut data).split_at_mut(offsets[nodes.end] - offsets[nodes.start]);
             data = rest;
             chunk
         })
@@ -231,10 +236,8 @@ fn chunk_slices<'a, T>(mut data: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut 
 
 /// Sum of `f(i)` over `0..n`, in fixed chunks combined in index order.
 fn det_sum(n: usize, f: impl Fn(usize) -> f64 + Sync) -> f64 {
-    let parts: Vec<f64> = (0..n.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| (c * CHUNK..((c + 1) * CHUNK).min(n)).map(&f).sum::<f64>())
-        .collect();
+    let parts: Vec<f64> =
+        (0..n.div_ceil(CHUNK)).into_par_iter().map(|c| chunk_nodes(c, n).map(&f).sum::<f64>()).collect();
     parts.iter().sum()
 }
 
@@ -454,7 +457,7 @@ fn merged_network<W: Weight>(
     let inf = chunk_slices(&mut in_flow, &offsets);
     nb.into_par_iter().zip(of).zip(inf).enumerate().for_each(|(c, ((nb, of), inf))| {
         let mut k = 0;
-        for u in c * CHUNK..((c + 1) * CHUNK).min(n) {
+        for u in chunk_nodes(c, n) {
             merge(u, &mut |x, o, f| {
                 nb[k] = x;
                 of[k] = o;
