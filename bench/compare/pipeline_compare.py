@@ -47,6 +47,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -407,8 +408,6 @@ def median_run(runs):
     """One side's result over repeated runs: the median of each stage's seconds, of wall time
     and of peak RSS; scores and counts from the first run (every run clusters the same graph
     with the same seed). Each run's seconds are kept under "runs"."""
-    import statistics
-
     out = dict(runs[0])
     out["stages_secs"] = {k: statistics.median(r["stages_secs"][k] for r in runs) for k in runs[0]["stages_secs"]}
     out["wall_secs"] = statistics.median(r["wall_secs"] for r in runs)
@@ -559,6 +558,8 @@ def main():
     ap.add_argument("--labels", help=argparse.SUPPRESS)
     ap.add_argument("--labels-out", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error(f"--repeat must be at least 1, not {args.repeat}")
 
     if args.child == "seed":
         return seed_child(args)
