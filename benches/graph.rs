@@ -1,8 +1,9 @@
-//! `graph::build_graph` on a k-NN table of 100,000 rows x k = 50, the size of the comparison
+//! `edges::build_edges` with the seed's rule (the default [`EdgeConfig`], what the main job
+//! runs) on a k-NN table of 100,000 rows x k = 50, the size of the comparison
 //! with the seed (`bench/compare/pipeline_compare.py`), without a search: the table is drawn so
 //! that pruning does the work it does on face data.
 //!
-//! Row `i` holds itself (similarity 1) and 49 neighbours, mostly rows of its own block of 70
+//! Row `i` holds itself (similarity 1) and 49 distinct neighbours, mostly rows of its own block of 70
 //! (an identity), a few anywhere, with similarities falling from about 0.9 to 0.5 along the
 //! row, so that about 80% pass `min_sim` = 0.58, as on the synthetic sets. Cases:
 //!
@@ -15,7 +16,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use face_cluster::graph::build_graph;
+use face_cluster::config::{EdgeConfig, Similarity};
+use face_cluster::edges::build_edges;
+use face_cluster::error::Param;
 use face_cluster::knn::Knn;
 use face_cluster::rng::Rng;
 
@@ -31,10 +34,16 @@ fn table() -> Knn {
         let block_start = i - i % BLOCK;
         let mut row: Vec<(f32, u32)> = vec![(1.0, i as u32)];
         for slot in 1..K {
-            let j = if rng.below(10) < 9 {
-                (block_start + rng.below(BLOCK)).min(N as u64 - 1)
-            } else {
-                rng.below(N as u64)
+            // Distinct neighbours other than the row itself, as a search returns them.
+            let j = loop {
+                let j = if rng.below(10) < 9 {
+                    (block_start + rng.below(BLOCK)).min(N as u64 - 1)
+                } else {
+                    rng.below(N as u64)
+                };
+                if !row.iter().any(|r| u64::from(r.1) == j) {
+                    break j;
+                }
             };
             let sim = 0.9 - 0.4 * slot as f64 / K as f64 + 0.05 * rng.normal();
             row.push((sim.min(0.95) as f32, j as u32));
@@ -44,19 +53,21 @@ fn table() -> Knn {
         ids.extend(row.iter().map(|r| r.1));
         sims.extend(row.iter().map(|r| r.0));
     }
-    Knn { n: N, k: K, ids, sims }
+    Knn::from_rows(K, ids, sims).expect("canonical rows")
 }
 
 fn bench_build_graph(c: &mut Criterion) {
     let knn = table();
-    let mut group = c.benchmark_group("build_graph");
+    let mut group = c.benchmark_group("build_edges");
     group.sample_size(30);
+    let seed = EdgeConfig::default();
     for (name, k, min_sim) in [("k50", K, 0.58f32), ("k30", 30, 0.58), ("none_kept", K, 0.99)] {
-        let links = build_graph(&knn, k, min_sim).expect("valid k").num_links();
-        eprintln!("build_graph {name}: {N} rows, k={k}, min_sim={min_sim}: {links} links");
+        let min_sim = Similarity::new(Param::MinSim, min_sim).expect("a similarity");
+        let links = build_edges(&knn, k, min_sim, &seed).expect("valid k").num_links();
+        eprintln!("build_edges {name}: {N} rows, k={k}, min_sim={min_sim}: {links} links");
         group.throughput(Throughput::Elements((N * k) as u64));
         group.bench_with_input(BenchmarkId::new(name, N), &(k, min_sim), |b, &(k, min_sim)| {
-            b.iter(|| build_graph(black_box(&knn), k, min_sim).expect("valid k"))
+            b.iter(|| build_edges(black_box(&knn), k, min_sim, &seed).expect("valid k"))
         });
     }
     group.finish();

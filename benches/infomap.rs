@@ -15,9 +15,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use face_cluster::graph::{build_graph, Graph};
+use face_cluster::config::{EdgeConfig, KnnConfig, Similarity, K};
+use face_cluster::edges::build_edges;
+use face_cluster::error::Param;
+use face_cluster::graph::Graph;
 use face_cluster::infomap::{Infomap, InfomapConfig};
-use face_cluster::knn::{build_knn, KnnConfig};
+use face_cluster::knn::build_knn;
 use face_cluster::progress::NoProgress;
 use face_cluster::rng::Rng;
 use face_cluster::Features;
@@ -53,9 +56,10 @@ fn planted(n: usize, clusters: usize, dim: usize, noise: f64, long_tail: bool, s
 }
 
 fn knn_graph(features: &Features, k: usize, min_sim: f32) -> Graph {
-    let config = KnnConfig { k, ..KnnConfig::default() };
+    let config = KnnConfig { k: K::new(k).expect("k >= 1"), ..KnnConfig::default() };
     let knn = build_knn(features, &config, &NoProgress).expect("exact search of planted points");
-    build_graph(&knn, k, min_sim).expect("k fits the table")
+    let min_sim = Similarity::new(Param::MinSim, min_sim).expect("a similarity");
+    build_edges(&knn, k, min_sim, &EdgeConfig::default()).expect("k fits the table")
 }
 
 fn bench_infomap(c: &mut Criterion) {

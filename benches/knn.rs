@@ -15,12 +15,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use face_cluster::knn::{build_knn, KnnConfig};
+use face_cluster::config::{KnnConfig, K};
+use face_cluster::knn::build_knn;
 use face_cluster::progress::NoProgress;
 use face_cluster::synth::{generate, SynthConfig};
 use face_cluster::Features;
 
-const K: usize = 50;
+const K_SLOTS: usize = 50;
 
 fn data(n: usize) -> Features {
     let synth = generate(&SynthConfig { n, dim: 256, seed: 1, ..SynthConfig::default() }).expect("valid parameters");
@@ -32,7 +33,7 @@ fn bench_knn(c: &mut Criterion) {
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(40));
     for (name, n, index) in [("flat", 20_000, "Flat"), ("auto", 100_000, "auto")] {
         let features = data(n);
-        let config = KnnConfig { k: K, index: index.to_string(), ..KnnConfig::default() };
+        let config = KnnConfig { k: K::new(K_SLOTS).expect("50"), index: index.to_string(), ..KnnConfig::default() };
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new(name, format!("{}k", n / 1000)), &features, |b, f| {
             b.iter(|| build_knn(black_box(f), &config, &NoProgress).expect("search of synthetic rows"))

@@ -1,9 +1,10 @@
 //! The main job without file I/O, on the synthetic face-like sets of `face-cluster synth`
 //! (256-d, seed 1, generated in memory), at the seed's setting k = 50, min_sim = 0.58:
 //!
-//! - `after_knn/20k`, `after_knn/100k`: graph, Infomap, cluster labels and evaluation from a
-//!   k-NN table searched once beforehand: everything the seed does in Python, which is where
-//!   face-cluster's advantage over it comes from (`bench/compare/pipeline_compare.py`);
+//! - `after_knn/20k`, `after_knn/100k`: [`cluster::cluster`], the main job's stages after the
+//!   search (graph, Infomap, cluster labels and evaluation), from a k-NN table searched once
+//!   beforehand: everything the seed does in Python, which is where face-cluster's advantage
+//!   over it comes from (`bench/compare/pipeline_compare.py`);
 //! - `end_to_end/20k`: the same plus the exact faiss search (`Flat`), which dominates.
 //!
 //! Setting up the 100k case searches 100,000 rows (about a minute on 2 cores). Run with
@@ -15,17 +16,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use face_cluster::graph::build_graph;
-use face_cluster::infomap::{Infomap, InfomapConfig};
-use face_cluster::knn::{build_knn, Knn, KnnConfig};
-use face_cluster::metrics::{evaluate, Scores};
-use face_cluster::pipeline::cluster_labels;
+use face_cluster::cluster::{self, ClusterParams};
+use face_cluster::config::{KnnConfig, Optimizer, Similarity, Strategy, K};
+use face_cluster::knn::{build_knn, Knn};
+use face_cluster::measure::Stages;
+use face_cluster::metrics::Scores;
 use face_cluster::progress::NoProgress;
 use face_cluster::synth::{generate, SynthConfig};
 use face_cluster::Features;
 
-const K: usize = 50;
-const MIN_SIM: f32 = 0.58;
+const K_SLOTS: usize = 50;
 
 fn data(n: usize) -> (Features, Vec<i64>) {
     let synth = generate(&SynthConfig { n, dim: 256, seed: 1, ..SynthConfig::default() }).expect("valid parameters");
@@ -35,17 +35,23 @@ fn data(n: usize) -> (Features, Vec<i64>) {
 }
 
 fn search(features: &Features) -> Knn {
-    build_knn(features, &KnnConfig { k: K, index: "Flat".to_string(), ..KnnConfig::default() }, &NoProgress)
+    let k = K::new(K_SLOTS).expect("50");
+    build_knn(features, &KnnConfig { k, index: "Flat".to_string(), ..KnnConfig::default() }, &NoProgress)
         .expect("exact search of synthetic rows")
 }
 
-/// Graph, Infomap, labels, scores: the stages after the search.
+/// Graph, Infomap, labels, scores: the stages after the search, as the main job runs them at
+/// the seed's setting.
 fn cluster(knn: &Knn, truth: &[i64]) -> Scores {
-    let graph = build_graph(knn, K, MIN_SIM).expect("k fits the table");
-    let partition = Infomap::new(InfomapConfig::default()).run(&graph);
-    let labels = cluster_labels(&partition, &graph);
-    let pred: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
-    evaluate(truth, &pred).expect("one label per row")
+    let params = ClusterParams {
+        k: K_SLOTS,
+        min_sim: Similarity::SEED,
+        strategy: Strategy::default(),
+        optimizer: Optimizer::default(),
+    };
+    let clustering = cluster::cluster(std::borrow::Cow::Borrowed(knn), &params, Some(truth), &mut Stages::quiet())
+        .expect("k fits the table, one label per row");
+    clustering.eval.expect("ground truth was given")
 }
 
 fn bench_pipeline(c: &mut Criterion) {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use face_cluster::strategy::MinSim;
+use face_cluster::config::{MinSim, Similarity, K};
 use face_cluster::sweep::{parse_ks, parse_min_sim_grid};
 use face_cluster::synth::SynthConfig;
 
@@ -233,12 +233,21 @@ pub struct StrategyArgs {
     pub min_snn: Option<f32>,
 }
 
-/// clap's adapter for [`MinSim::parse`].
-fn parse_min_sim(text: &str) -> Result<MinSim, String> {
-    match MinSim::parse(text) {
-        Ok(v) => Ok(v),
-        Err(face_cluster::Error::InvalidParameter { problem, .. }) => Err(problem),
-        Err(e) => Err(e.to_string()),
+/// `--min-sim` as typed: `auto` or a number whose range is checked with the other settings
+/// (so that an out-of-range value is reported like every other bad setting, with status 1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MinSimArg(pub Option<f32>);
+
+/// clap's adapter for [`MinSim::parse_number`].
+fn parse_min_sim(text: &str) -> Result<MinSimArg, String> {
+    MinSim::parse_number(text).map(MinSimArg).map_err(|e| problem_of(&e))
+}
+
+/// What a library error says, without the parameter's name (clap names the option).
+fn problem_of(e: &face_cluster::Error) -> String {
+    match e {
+        face_cluster::Error::InvalidParameter { problem, .. } => problem.clone(),
+        e => e.to_string(),
     }
 }
 
@@ -262,7 +271,7 @@ pub struct RunArgs {
     /// (the most prominent valley of the single-linkage merge heights) and print it. Default:
     /// auto (0.58 with --preset seed).
     #[arg(long, value_name = "SIM|auto", allow_hyphen_values = true, value_parser = parse_min_sim)]
-    pub min_sim: Option<MinSim>,
+    pub min_sim: Option<MinSimArg>,
 
     /// Presets and strategies.
     #[command(flatten)]
@@ -389,28 +398,20 @@ pub struct Grid<T>(pub Vec<T>);
 fn grid_parser<T: 'static>(
     parse: fn(&str) -> face_cluster::Result<Vec<T>>,
 ) -> impl Fn(&str) -> Result<Grid<T>, String> + Clone + Send + Sync + 'static {
-    move |spec| match parse(spec) {
-        Ok(values) => Ok(Grid(values)),
-        Err(face_cluster::Error::InvalidParameter { problem, .. }) => Err(problem),
-        Err(e) => Err(e.to_string()),
-    }
+    move |spec| parse(spec).map(Grid).map_err(|e| problem_of(&e))
 }
 
 /// A `--min-sim` grid of the sweep: fixed values, and whether `auto` was listed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MinSimGrid {
     /// Fixed thresholds, ascending.
-    pub values: Vec<f32>,
+    pub values: Vec<Similarity>,
     /// Whether `auto` was among the items.
     pub auto: bool,
 }
 
 fn min_sim_grid_parser(spec: &str) -> Result<MinSimGrid, String> {
-    match parse_min_sim_grid(spec) {
-        Ok((values, auto)) => Ok(MinSimGrid { values, auto }),
-        Err(face_cluster::Error::InvalidParameter { problem, .. }) => Err(problem),
-        Err(e) => Err(e.to_string()),
-    }
+    parse_min_sim_grid(spec).map(|(values, auto)| MinSimGrid { values, auto }).map_err(|e| problem_of(&e))
 }
 
 /// `face-cluster sweep`: the grid is every k x strategy (edges x weights x flow x lonely) x
@@ -436,7 +437,7 @@ pub struct SweepArgs {
     /// k values: a comma list and/or inclusive START:STOP:STEP ranges, e.g. 50,80 or 10:100:10.
     /// The k-NN table is searched once, with the largest.
     #[arg(short = 'k', long = "k", value_name = "LIST", default_value = "50", value_parser = grid_parser(parse_ks))]
-    pub ks: Grid<usize>,
+    pub ks: Grid<K>,
 
     /// min_sim values: a comma list and/or inclusive START:STOP:STEP ranges, e.g.
     /// 0.50:0.70:0.02; the item `auto` adds a cell at the threshold picked from the data.
@@ -562,6 +563,10 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
+    fn values(grid: &MinSimGrid) -> (Vec<f32>, bool) {
+        (grid.values.iter().map(|v| v.get()).collect(), grid.auto)
+    }
+
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
@@ -572,7 +577,7 @@ mod tests {
         let cli = Cli::try_parse_from(["face-cluster", "--k", "50", "--min-sim", "0.58", "feats.npy"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.run.search.k, 50);
-        assert_eq!(cli.run.min_sim, Some(MinSim::Fixed(0.58)));
+        assert_eq!(cli.run.min_sim, Some(MinSimArg(Some(0.58))));
         assert_eq!(cli.run.features.as_deref(), Some(std::path::Path::new("feats.npy")));
     }
 
@@ -608,11 +613,11 @@ mod tests {
         ])
         .unwrap();
         let Some(Command::Sweep(args)) = cli.command else { panic!("not a sweep") };
-        assert_eq!(args.ks, Grid(vec![50, 80]));
-        assert_eq!(args.min_sims, MinSimGrid { values: vec![0.5, 0.52, 0.54, 0.56], auto: false });
+        assert_eq!(args.ks.0.iter().map(|k| k.get()).collect::<Vec<_>>(), [50, 80]);
+        assert_eq!(values(&args.min_sims), (vec![0.5, 0.52, 0.54, 0.56], false));
         let cli = Cli::try_parse_from(["face-cluster", "sweep", "--knn", "c.npz", "--labels", "gt"]).unwrap();
         let Some(Command::Sweep(args)) = cli.command else { panic!("not a sweep") };
-        assert_eq!((args.ks, args.min_sims), (Grid(vec![50]), MinSimGrid { values: vec![0.58], auto: false }));
+        assert_eq!((args.ks.0[0].get(), values(&args.min_sims)), (50, (vec![0.58], false)));
         assert!(Cli::try_parse_from(["face-cluster", "sweep", "f.npy"]).is_err(), "--labels is required");
     }
 
@@ -643,7 +648,7 @@ mod tests {
     #[test]
     fn negative_min_sim_is_a_value() {
         let cli = Cli::try_parse_from(["face-cluster", "--min-sim", "-0.2", "f.npy"]).unwrap();
-        assert_eq!(cli.run.min_sim, Some(MinSim::Fixed(-0.2)));
+        assert_eq!(cli.run.min_sim, Some(MinSimArg(Some(-0.2))));
     }
 
     #[test]
@@ -670,7 +675,7 @@ mod tests {
             "f.npy",
         ])
         .unwrap();
-        assert_eq!(cli.run.min_sim, Some(MinSim::Auto));
+        assert_eq!(cli.run.min_sim, Some(MinSimArg(None)));
         let s = &cli.run.strategy;
         assert_eq!(
             (s.preset, s.edges, s.weights, s.lonely, s.min_snn),
@@ -705,7 +710,7 @@ mod tests {
         ])
         .unwrap();
         let Some(Command::Sweep(args)) = cli.command else { panic!("not a sweep") };
-        assert_eq!(args.min_sims, MinSimGrid { values: vec![0.5], auto: true });
+        assert_eq!(values(&args.min_sims), (vec![0.5], true));
         assert_eq!(args.edges, [EdgesArg::Threshold, EdgesArg::Snn]);
         assert_eq!(args.flow, [FlowArg::Directed, FlowArg::Undirected]);
         assert_eq!((args.weights.as_slice(), args.lonely.as_slice()), (&[WeightsArg::Sim][..], &[LonelyArg::Own][..]));

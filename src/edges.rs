@@ -1,8 +1,10 @@
 //! Which k-NN links become graph links, and with what weight.
 //!
-//! [`crate::graph::build_graph`] is the seed's rule: keep every neighbour above one global
-//! `min_sim`, weighted by its similarity. [`build_edges`] adds two pruning rules and two
-//! weightings, each a per-row function of the k-NN table:
+//! [`build_edges`] turns a [`Knn`] table into the network Infomap partitions. Its default
+//! ([`EdgeConfig::default`]) is the rule of the face-cluster-by-infomap method: from the first
+//! `k` slots of row `i`, keep a link `i -> j` for every neighbour `j` other than `i` itself
+//! whose similarity is at least `min_sim`, weighted by that similarity. Two more pruning rules
+//! and two more weightings are each a per-row function of the k-NN table:
 //!
 //! - [`Pruning::Adaptive`] cuts each row's ranked neighbour list where its similarities stop
 //!   falling like its tail does ([`adaptive_cut`]): a face's own identity comes first, then a
@@ -18,15 +20,16 @@
 //!   this gives every linked face flow, where raw similarities let dense identities take it all.
 //! - [`Weighting::Snn`] weights a link by its shared-neighbour score instead of its similarity.
 //!
-//! The self entry is dropped by id, as in [`crate::graph`]. Rows are processed in parallel in
-//! fixed chunks and concatenated in row order, so the graph does not depend on the number of
-//! threads.
+//! The self entry is dropped *by id*, not by position: with duplicate feature vectors a
+//! duplicate can tie with the row itself and sort before it (ties go by id). Rows are processed
+//! in parallel in fixed chunks and concatenated in row order, so the graph does not depend on
+//! the number of threads.
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::graph::{check_table_args, Graph};
+use crate::config::{EdgeConfig, Pruning, Similarity, Weighting};
+use crate::error::Result;
+use crate::graph::Graph;
 use crate::knn::{Knn, NONE};
 
 /// Rows per parallel work unit.
@@ -35,104 +38,30 @@ const CHUNK_ROWS: usize = 2048;
 /// Fewest tail gaps [`adaptive_cut`] needs behind a cut to judge it.
 pub const MIN_TAIL_GAPS: usize = 4;
 
-/// Which links of a k-NN row to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Pruning {
-    /// Every neighbour with similarity `>= min_sim` (the seed's rule).
-    #[default]
-    Threshold,
-    /// Neighbours before the row's own cut ([`adaptive_cut`]), and `>= min_sim`.
-    Adaptive,
-    /// Neighbours `>= min_sim` whose shared-neighbour score is `>= min_snn`.
-    Snn,
-}
-
-impl Pruning {
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Pruning::Threshold => "threshold",
-            Pruning::Adaptive => "adaptive",
-            Pruning::Snn => "snn",
-        }
-    }
-}
-
-/// The weight of a kept link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Weighting {
-    /// Cosine similarity (the seed's weight).
-    #[default]
-    Sim,
-    /// Similarity divided by the sum of the row's kept similarities.
-    Normalized,
-    /// Shared-neighbour score (see the [module documentation](self)).
-    Snn,
-}
-
-impl Weighting {
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Weighting::Sim => "sim",
-            Weighting::Normalized => "normalized",
-            Weighting::Snn => "snn",
-        }
-    }
-}
-
-/// How [`build_edges`] turns a k-NN table into links, besides `k` and `min_sim`. The default
-/// is the seed's rule.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EdgeConfig {
-    /// Which links to keep. Default [`Pruning::Threshold`].
-    pub pruning: Pruning,
-    /// Their weights. Default [`Weighting::Sim`].
-    pub weighting: Weighting,
-    /// [`Pruning::Snn`] keeps links scoring at least this, in `[0, 1]`. Default 0.2.
-    pub min_snn: f32,
-    /// [`Pruning::Adaptive`] cuts only where the drop stands out of the tail by at least this
-    /// many standard deviations; rows without such a drop keep every neighbour above `min_sim`.
-    /// Default 3.
-    pub min_cut_z: f32,
-}
-
-impl Default for EdgeConfig {
-    fn default() -> Self {
-        EdgeConfig { pruning: Pruning::Threshold, weighting: Weighting::Sim, min_snn: 0.2, min_cut_z: 3.0 }
-    }
-}
-
 /// Builds the graph of kept, weighted links from the first `k` slots of each row (self
-/// included, as `--k` counts), keeping only links with similarity at least `min_sim`.
-///
-/// With [`Pruning::Threshold`] and [`Weighting::Sim`] (the default config) this is exactly
-/// [`crate::graph::build_graph`].
+/// included, as `--k` counts), keeping only links with similarity at least `min_sim`
+/// (inclusive). `k` may be smaller than `knn.k()`, which is how a cached table computed with a
+/// larger `k` is reused.
 ///
 /// # Errors
 ///
-/// [`Error::InvalidParameter`] for `k == 0` or `k > knn.k` (`--k`), a NaN `min_sim`
-/// (`--min-sim`), a `min_snn` outside `[0, 1]` (`--min-snn`).
+/// [`crate::Error::InvalidParameter`] for `k == 0` or `k > knn.k()` (`--k`: the table holds fewer
+/// neighbours than asked for).
 ///
 /// # Complexity
 ///
 /// `O(n k)` for the threshold and adaptive rules; `O(n k²)` for shared-neighbour scores (each
 /// candidate link compares two lists of `k`), in parallel over rows. Memory: the graph, plus
 /// one `u32` per row per worker for the shared-neighbour marks.
-pub fn build_edges(knn: &Knn, k: usize, min_sim: f32, config: &EdgeConfig) -> Result<Graph> {
-    check_table_args(knn, k, min_sim)?;
-    if !(0.0..=1.0).contains(&config.min_snn) {
-        return Err(Error::invalid("--min-snn", format!("{} is not in [0, 1]", config.min_snn)));
-    }
+pub fn build_edges(knn: &Knn, k: usize, min_sim: Similarity, config: &EdgeConfig) -> Result<Graph> {
+    knn.check_slots(k)?;
+    let min_sim = min_sim.get();
     let needs_snn = config.pruning == Pruning::Snn || config.weighting == Weighting::Snn;
-    let chunks: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = (0..knn.n.div_ceil(CHUNK_ROWS))
+    let chunks: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = (0..knn.n().div_ceil(CHUNK_ROWS))
         .into_par_iter()
         .map(|chunk| {
-            let rows = chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(knn.n);
-            let mut marks = if needs_snn { vec![u32::MAX; knn.n] } else { Vec::new() };
+            let rows = chunk * CHUNK_ROWS..((chunk + 1) * CHUNK_ROWS).min(knn.n());
+            let mut marks = if needs_snn { vec![u32::MAX; knn.n()] } else { Vec::new() };
             let mut counts = Vec::with_capacity(rows.len());
             let mut targets = Vec::new();
             let mut weights = Vec::new();
@@ -146,7 +75,7 @@ pub fn build_edges(knn: &Knn, k: usize, min_sim: f32, config: &EdgeConfig) -> Re
         })
         .collect();
     let total: usize = chunks.iter().map(|c| c.1.len()).sum();
-    let mut offsets = Vec::with_capacity(knn.n + 1);
+    let mut offsets = Vec::with_capacity(knn.n() + 1);
     let mut targets = Vec::with_capacity(total);
     let mut weights = Vec::with_capacity(total);
     offsets.push(0);
@@ -157,7 +86,7 @@ pub fn build_edges(knn: &Knn, k: usize, min_sim: f32, config: &EdgeConfig) -> Re
         targets.extend_from_slice(&t);
         weights.extend_from_slice(&w);
     }
-    Ok(Graph { offsets, targets, weights })
+    Ok(Graph::from_parts(offsets, targets, weights))
 }
 
 /// The neighbours of row `i` in its first `k` slots, self and padding dropped, in row order.
@@ -202,7 +131,7 @@ fn row_links(
             break;
         }
         let snn = if marks.is_empty() { 0.0 } else { snn_score(knn, k, i, j, marks) };
-        if config.pruning == Pruning::Snn && snn < config.min_snn {
+        if config.pruning == Pruning::Snn && snn < config.min_snn.get() {
             continue;
         }
         targets.push(j);
@@ -289,9 +218,170 @@ pub fn adaptive_cut(sims: &[f32], min_z: f32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::build_graph;
-    use crate::knn::tests::uniform_f32;
+    use crate::config::KnnConfig;
+    use crate::config::{Share, K};
+    use crate::error::{Error, Param};
+    use crate::knn::build_knn;
+    use crate::knn::testing::{random_features, uniform_f32};
+    use crate::progress::NoProgress;
     use crate::rng::Rng;
+    use crate::Features;
+    use std::path::Path;
+
+    const NINF: f32 = f32::NEG_INFINITY;
+
+    fn sim(v: f32) -> Similarity {
+        Similarity::new(Param::MinSim, v).unwrap()
+    }
+
+    /// The seed's graph.
+    fn seed_graph(knn: &Knn, k: usize, min_sim: f32) -> Graph {
+        build_edges(knn, k, sim(min_sim), &EdgeConfig::default()).unwrap()
+    }
+
+    /// The seed's rule written naively, row by row: the oracle of the default config.
+    fn naive_seed_links(knn: &Knn, k: usize, min_sim: f32, i: usize) -> Vec<(u32, f32)> {
+        let (ids, sims) = knn.row(i);
+        ids[..k]
+            .iter()
+            .zip(&sims[..k])
+            .filter(|(&j, &s)| j != NONE && j as usize != i && s >= min_sim)
+            .map(|(&j, &s)| (j, s))
+            .collect()
+    }
+
+    fn table(k: usize, rows: &[&[(u32, f32)]]) -> Knn {
+        let ids = rows.iter().flat_map(|row| row.iter().map(|l| l.0)).collect();
+        let sims = rows.iter().flat_map(|row| row.iter().map(|l| l.1)).collect();
+        Knn::from_rows(k, ids, sims).unwrap()
+    }
+
+    fn links(g: &Graph, i: usize) -> Vec<(u32, f32)> {
+        let (t, w) = g.out_links(i);
+        t.iter().copied().zip(w.iter().copied()).collect()
+    }
+
+    #[test]
+    fn self_links_dropped_threshold_inclusive_padding_skipped() {
+        let t = table(
+            4,
+            &[
+                &[(0, 1.0), (1, 0.7), (2, 0.5), (3, 0.49)],
+                &[(1, 1.0), (0, 0.7), (NONE, NINF), (NONE, NINF)],
+                &[(2, 1.0), (3, 0.2), (0, 0.1), (1, 0.0)],
+                &[(3, 1.0), (2, 0.2), (NONE, NINF), (NONE, NINF)],
+            ],
+        );
+        let g = seed_graph(&t, 4, 0.5);
+        assert_eq!(g.n(), 4);
+        assert_eq!(links(&g, 0), [(1, 0.7), (2, 0.5)]);
+        assert_eq!(links(&g, 1), [(0, 0.7)]);
+        assert_eq!(links(&g, 2), []);
+        assert_eq!(links(&g, 3), []);
+        assert_eq!((g.num_links(), g.num_singletons()), (3, 2));
+        assert_eq!(g.singletons().collect::<Vec<_>>(), [2, 3]);
+    }
+
+    #[test]
+    fn only_the_first_k_slots_count() {
+        let t = table(
+            4,
+            &[
+                &[(0, 1.0), (1, 0.9), (2, 0.8), (3, 0.7)],
+                &[(1, 1.0), (0, 0.9), (3, 0.8), (2, 0.7)],
+                &[(2, 1.0), (3, 0.9), (1, 0.8), (0, 0.7)],
+                &[(3, 1.0), (2, 0.9), (1, 0.8), (0, 0.7)],
+            ],
+        );
+        let g = seed_graph(&t, 2, 0.0);
+        assert_eq!((0..4).map(|i| links(&g, i)).collect::<Vec<_>>(), [[(1, 0.9)], [(0, 0.9)], [(3, 0.9)], [(2, 0.9)]]);
+        assert_eq!(seed_graph(&t, 1, 0.0).num_singletons(), 4);
+        assert_eq!(seed_graph(&t, 4, 0.0).num_links(), 12);
+    }
+
+    #[test]
+    fn self_entry_is_dropped_by_id_when_a_duplicate_sorts_first() {
+        // Rows 0 and 1 are duplicates: in row 1, id 0 ties with the row itself and comes first.
+        let t = table(
+            3,
+            &[&[(0, 1.0), (1, 1.0), (2, 0.6)], &[(0, 1.0), (1, 1.0), (2, 0.6)], &[(2, 1.0), (0, 0.6), (1, 0.6)]],
+        );
+        let g = seed_graph(&t, 3, 0.5);
+        assert_eq!(links(&g, 0), [(1, 1.0), (2, 0.6)]);
+        assert_eq!(links(&g, 1), [(0, 1.0), (2, 0.6)]);
+        assert_eq!(links(&g, 2), [(0, 0.6), (1, 0.6)]);
+    }
+
+    #[test]
+    fn duplicate_vectors_through_faiss() {
+        // 200 random rows, then 5 copies of row 0 and 3 of row 1 appended.
+        let base = random_features(200, 16, 21);
+        let mut data = base.view().to_owned();
+        for src in [0, 0, 0, 0, 0, 1, 1, 1] {
+            let row = data.row(src).to_owned();
+            data.push_row(row.view()).unwrap();
+        }
+        let f = Features::new(data, Path::new("dups"), false).unwrap();
+        let knn = build_knn(&f, &KnnConfig { k: K::new(10).unwrap(), ..KnnConfig::default() }, &NoProgress).unwrap();
+        // The case this test is for: some duplicate's row starts with another copy, not itself.
+        assert!((200..f.n()).any(|i| knn.row(i).0[0] != i as u32));
+        let g = seed_graph(&knn, 10, 0.99);
+        let group_a = [0u32, 200, 201, 202, 203, 204];
+        let group_b = [1u32, 205, 206, 207];
+        for group in [&group_a[..], &group_b[..]] {
+            for &i in group {
+                let mut got = g.out_links(i as usize).0.to_vec();
+                got.sort_unstable();
+                let want: Vec<u32> = group.iter().copied().filter(|&j| j != i).collect();
+                assert_eq!(got, want, "node {i}");
+                assert!(g.out_links(i as usize).1.iter().all(|&w| w > 0.999));
+            }
+        }
+        // Random 16-d rows are never 0.99-similar: everything else is a singleton.
+        assert_eq!(g.num_singletons(), f.n() - group_a.len() - group_b.len());
+    }
+
+    #[test]
+    fn thresholds_at_the_ends_keep_nothing_or_everything() {
+        let f = random_features(100, 8, 22);
+        let knn = build_knn(&f, &KnnConfig { k: K::new(5).unwrap(), ..KnnConfig::default() }, &NoProgress).unwrap();
+        let g = seed_graph(&knn, 5, 1.0);
+        assert_eq!((g.num_links(), g.num_singletons()), (0, 100));
+        let g = seed_graph(&knn, 5, -1.0);
+        assert_eq!((g.num_links(), g.num_singletons()), (400, 0));
+    }
+
+    /// Random canonical tables: the default config's graph equals the naive per-row filter.
+    #[test]
+    fn the_default_is_the_naive_seed_filter() {
+        let mut rng = Rng::new(23);
+        for _ in 0..50 {
+            let n = 1 + (rng.next_u64() % 40) as usize;
+            let table_k = 1 + (rng.next_u64() % 8) as usize;
+            let mut ids = Vec::new();
+            let mut sims = Vec::new();
+            for _ in 0..n {
+                let filled = (rng.next_u64() % (table_k as u64 + 1)) as usize;
+                let mut row: Vec<(f32, u32)> = (0..filled)
+                    .map(|_| ((uniform_f32(&mut rng) * 4.0).round() / 4.0, (rng.next_u64() % n as u64) as u32))
+                    .collect();
+                row.sort_by_key(|l| l.1);
+                row.dedup_by_key(|l| l.1);
+                row.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                row.resize(table_k, (NINF, NONE));
+                ids.extend(row.iter().map(|l| l.1));
+                sims.extend(row.iter().map(|l| l.0));
+            }
+            let t = Knn::from_rows(table_k, ids, sims).unwrap();
+            let k = 1 + (rng.next_u64() % table_k as u64) as usize;
+            let min_sim = (uniform_f32(&mut rng) * 4.0).round() / 4.0;
+            let g = seed_graph(&t, k, min_sim);
+            for i in 0..n {
+                assert_eq!(links(&g, i), naive_seed_links(&t, k, min_sim, i));
+            }
+            assert_eq!(g.num_singletons(), (0..n).filter(|&i| !g.has_out_links(i)).count());
+        }
+    }
 
     #[test]
     fn cut_finds_the_identity_end() {
@@ -328,18 +418,16 @@ mod tests {
             ids.extend(row.iter().map(|l| l.1));
             sims.extend(row.iter().map(|l| l.0));
         }
-        Knn { n, k, ids, sims }
+        Knn::from_rows(k, ids, sims).unwrap()
     }
 
     #[test]
-    fn threshold_and_sim_is_the_seed_graph() {
+    fn threshold_and_sim_is_the_seed_rule() {
         let mut rng = Rng::new(31);
         let knn = random_knn(&mut rng, 300, 12);
         for (k, min_sim) in [(12, 0.5), (5, 0.0), (12, 0.99)] {
-            assert_eq!(
-                build_edges(&knn, k, min_sim, &EdgeConfig::default()).unwrap(),
-                build_graph(&knn, k, min_sim).unwrap()
-            );
+            let g = seed_graph(&knn, k, min_sim);
+            assert!((0..knn.n()).all(|i| links(&g, i) == naive_seed_links(&knn, k, min_sim, i)));
         }
     }
 
@@ -348,9 +436,9 @@ mod tests {
         let mut rng = Rng::new(32);
         let knn = random_knn(&mut rng, 200, 10);
         let config = EdgeConfig { weighting: Weighting::Normalized, ..EdgeConfig::default() };
-        let g = build_edges(&knn, 10, 0.5, &config).unwrap();
-        let seed = build_graph(&knn, 10, 0.5).unwrap();
-        assert_eq!(g.targets, seed.targets);
+        let g = build_edges(&knn, 10, sim(0.5), &config).unwrap();
+        let seed = seed_graph(&knn, 10, 0.5);
+        assert!((0..g.n()).all(|i| g.out_links(i).0 == seed.out_links(i).0));
         for i in 0..g.n() {
             let (_, w) = g.out_links(i);
             if !w.is_empty() {
@@ -366,7 +454,7 @@ mod tests {
         let knn = random_knn(&mut rng, 60, 8);
         let k = 6;
         let config = EdgeConfig { weighting: Weighting::Snn, ..EdgeConfig::default() };
-        let g = build_edges(&knn, k, 0.0, &config).unwrap();
+        let g = build_edges(&knn, k, sim(0.0), &config).unwrap();
         let set = |i: usize| -> Vec<u32> {
             let mut s: Vec<u32> = knn.row(i).0[..k].to_vec();
             s.push(i as u32);
@@ -374,9 +462,9 @@ mod tests {
             s.dedup();
             s
         };
-        for i in 0..knn.n {
+        for i in 0..knn.n() {
             let (t, w) = g.out_links(i);
-            assert_eq!(t, build_graph(&knn, k, 0.0).unwrap().out_links(i).0);
+            assert_eq!(t, seed_graph(&knn, k, 0.0).out_links(i).0);
             for (&j, &w) in t.iter().zip(w) {
                 let (a, b) = (set(i), set(j as usize));
                 let shared = b.iter().filter(|x| a.contains(x)).count();
@@ -384,8 +472,9 @@ mod tests {
             }
         }
         // Pruning keeps exactly the links scoring at least min_snn.
-        let pruned = build_edges(&knn, k, 0.0, &EdgeConfig { pruning: Pruning::Snn, min_snn: 0.5, ..config }).unwrap();
-        let kept: usize = g.weights.iter().filter(|&&w| w >= 0.5).count();
+        let min_snn = Share::new(Param::MinSnn, 0.5).unwrap();
+        let pruned = build_edges(&knn, k, sim(0.0), &EdgeConfig { pruning: Pruning::Snn, min_snn, ..config }).unwrap();
+        let kept: usize = g.weights().iter().filter(|&&w| w >= 0.5).count();
         assert_eq!(pruned.num_links(), kept);
     }
 
@@ -396,21 +485,20 @@ mod tests {
         for pruning in [Pruning::Threshold, Pruning::Adaptive, Pruning::Snn] {
             let config = EdgeConfig { pruning, weighting: Weighting::Normalized, ..Default::default() };
             let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-            let a = one.install(|| build_edges(&knn, 6, 0.3, &config).unwrap());
-            let b = build_edges(&knn, 6, 0.3, &config).unwrap();
+            let a = one.install(|| build_edges(&knn, 6, sim(0.3), &config).unwrap());
+            let b = build_edges(&knn, 6, sim(0.3), &config).unwrap();
             assert_eq!(a, b);
         }
     }
 
     #[test]
-    fn bad_parameters_are_errors() {
+    fn k_must_fit_the_table() {
         let mut rng = Rng::new(35);
         let knn = random_knn(&mut rng, 10, 4);
-        let e = build_edges(&knn, 5, 0.5, &EdgeConfig::default()).unwrap_err();
-        assert!(matches!(e, Error::InvalidParameter { name: "--k", .. }), "{e}");
-        let e = build_edges(&knn, 4, f32::NAN, &EdgeConfig::default()).unwrap_err();
-        assert!(matches!(e, Error::InvalidParameter { name: "--min-sim", .. }), "{e}");
-        let e = build_edges(&knn, 4, 0.5, &EdgeConfig { min_snn: 1.5, ..EdgeConfig::default() }).unwrap_err();
-        assert!(matches!(e, Error::InvalidParameter { name: "--min-snn", .. }), "{e}");
+        for k in [0, 5] {
+            let e = build_edges(&knn, k, sim(0.5), &EdgeConfig::default()).unwrap_err();
+            assert!(matches!(e, Error::InvalidParameter { param: Param::K, .. }), "{e}");
+            assert!(e.to_string().contains(&format!("k = {k}")), "{e}");
+        }
     }
 }

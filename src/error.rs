@@ -56,10 +56,10 @@ pub enum Error {
         reason: String,
     },
     /// A parameter is out of its valid range.
-    #[error("invalid {name}: {problem}")]
+    #[error("invalid {param}: {problem}")]
     InvalidParameter {
-        /// The parameter, as the command line spells it (`--k`, `--min-sim`).
-        name: &'static str,
+        /// The parameter.
+        param: Param,
         /// Why it is invalid.
         problem: String,
     },
@@ -80,6 +80,111 @@ pub enum Error {
         /// faiss's own message.
         message: String,
     },
+}
+
+/// A parameter of the library, named in [`Error::InvalidParameter`].
+///
+/// The library checks parameters by what they are, not by where they came from; this enum is the
+/// one place that spells each as the command line does (its `Display`), so that a message reads
+/// `invalid --k: must be at least 1` whichever function found the problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Param {
+    /// The feature file (`FEATS`).
+    Features,
+    /// Row length of a raw `.bin` file (`--dim`), or the dimension of synthetic data.
+    Dim,
+    /// Neighbours per row, self included (`--k`).
+    K,
+    /// The similarity threshold (`--min-sim`).
+    MinSim,
+    /// The shared-neighbour threshold (`--min-snn`).
+    MinSnn,
+    /// The link rules of a sweep (`--edges`).
+    Edges,
+    /// Infomap trials (`--trials`).
+    Trials,
+    /// Rows sampled by the recall check (`--check-recall`).
+    CheckRecall,
+    /// Lists probed by an inverted-file search (`--nprobe`).
+    Nprobe,
+    /// HNSW's candidate list size (`--ef-search`).
+    EfSearch,
+    /// Query rows per faiss call (no option: a library setting).
+    BatchRows,
+    /// Ground-truth labels (`--labels`).
+    Labels,
+    /// The size of an input (rows, dimension) the search cannot take.
+    Input,
+    /// A labelling given to the scores (too many items).
+    LabelData,
+    /// The sweep's plot (`--plot`).
+    Plot,
+    /// Rows of synthetic data (`--n`).
+    Rows,
+    /// Mean identity size of synthetic data (`--mean-identity-size`).
+    MeanIdentitySize,
+    /// Spread of identity sizes (`--identity-size-sigma`).
+    IdentitySizeSigma,
+    /// Image noise of synthetic data (`--noise`).
+    Noise,
+    /// Spread of image quality (`--quality-sigma`).
+    QualitySigma,
+    /// Attribute groups (`--groups`).
+    Groups,
+    /// Cosine of centres within a group (`--group-sim`).
+    GroupSim,
+    /// Share of look-alike identities (`--lookalike-fraction`).
+    LookalikeFraction,
+    /// Smallest look-alike cosine (`--lookalike-min-sim`).
+    LookalikeMinSim,
+    /// Largest look-alike cosine (`--lookalike-max-sim`).
+    LookalikeMaxSim,
+    /// Share of junk rows (`--junk-fraction`).
+    JunkFraction,
+    /// Share of mislabelled rows (`--mislabel-fraction`).
+    MislabelFraction,
+}
+
+impl Param {
+    /// The parameter as the command line spells it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Param::Features => "FEATS",
+            Param::Dim => "--dim",
+            Param::K => "--k",
+            Param::MinSim => "--min-sim",
+            Param::MinSnn => "--min-snn",
+            Param::Edges => "--edges",
+            Param::Trials => "--trials",
+            Param::CheckRecall => "--check-recall",
+            Param::Nprobe => "--nprobe",
+            Param::EfSearch => "--ef-search",
+            Param::BatchRows => "batch_rows",
+            Param::Labels => "--labels",
+            Param::Input => "input",
+            Param::LabelData => "labels",
+            Param::Plot => "--plot",
+            Param::Rows => "--n",
+            Param::MeanIdentitySize => "--mean-identity-size",
+            Param::IdentitySizeSigma => "--identity-size-sigma",
+            Param::Noise => "--noise",
+            Param::QualitySigma => "--quality-sigma",
+            Param::Groups => "--groups",
+            Param::GroupSim => "--group-sim",
+            Param::LookalikeFraction => "--lookalike-fraction",
+            Param::LookalikeMinSim => "--lookalike-min-sim",
+            Param::LookalikeMaxSim => "--lookalike-max-sim",
+            Param::JunkFraction => "--junk-fraction",
+            Param::MislabelFraction => "--mislabel-fraction",
+        }
+    }
+}
+
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.flag())
+    }
 }
 
 /// What is wrong with a feature row.
@@ -112,8 +217,8 @@ impl Error {
     }
 
     /// An [`Error::InvalidParameter`].
-    pub fn invalid(name: &'static str, problem: impl Into<String>) -> Self {
-        Error::InvalidParameter { name, problem: problem.into() }
+    pub fn invalid(param: Param, problem: impl Into<String>) -> Self {
+        Error::InvalidParameter { param, problem: problem.into() }
     }
 }
 

@@ -1,13 +1,8 @@
-//! The pruned k-NN graph as a CSR of directed links.
+//! The pruned k-NN graph as a CSR of directed links: the network Infomap partitions.
 //!
-//! [`build_graph`] turns a [`Knn`] table into the network Infomap partitions, with the rule of
-//! the face-cluster-by-infomap method: from the first `k` slots of row `i`, keep a link
-//! `i -> j` for every neighbour `j` other than `i` itself whose similarity is at least
-//! `min_sim`, weighted by that similarity. Links stay directed (`j` in `i`'s list does not put
-//! `i` in `j`'s), and nothing is merged or symmetrised here; that is the partitioner's business.
-//!
-//! The self entry is dropped *by id*, not by position: with duplicate feature vectors a
-//! duplicate can tie with the row itself and sort before it (ties go by id).
+//! [`crate::edges::build_edges`] builds it from a [`crate::knn::Knn`] table. Links stay
+//! directed (`j` in `i`'s list does not put `i` in `j`'s), and nothing is merged or
+//! symmetrised here; that is the partitioner's business.
 //!
 //! A node none of whose neighbours passes the threshold keeps no out-link. The method makes each
 //! such *singleton* its own cluster, so the graph keeps every node (ids stay `0..n`) and
@@ -18,30 +13,47 @@
 //! Compressed sparse row: node `i`'s out-links are `targets[offsets[i]..offsets[i + 1]]`, with
 //! weights at the same positions of `weights`, in the k-NN row's order (similarity descending,
 //! then id ascending). Targets are `u32`, so a link costs 8 bytes plus 8 bytes of offset per
-//! node. The graph is built in two passes over the table (count, then fill), so the arrays are
-//! allocated once at their exact size and no intermediate list of link tuples exists.
+//! node.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 use crate::infomap::LinkSource;
-use crate::knn::{Knn, NONE};
 
 /// Directed weighted links in compressed sparse row form: the out-links of node `i` are
-/// `targets[offsets[i]..offsets[i+1]]` with weights `weights[..]` (cosine similarity).
+/// `targets[offsets[i]..offsets[i+1]]` with weights `weights[..]`.
 ///
-/// Invariants, guaranteed by [`build_graph`]: `offsets` has `n + 1` entries, starts at 0, never
-/// decreases and ends at `targets.len() == weights.len()`; every target is a node `< n` other
-/// than the link's source.
+/// Invariants, guaranteed by every constructor: `offsets` has `n + 1` entries, starts at 0,
+/// never decreases and ends at `targets.len() == weights.len()`; every target is a node `< n`
+/// other than the link's source; `n` fits `u32`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Graph {
-    /// `n + 1` offsets into `targets` and `weights`.
-    pub offsets: Vec<usize>,
-    /// Link targets.
-    pub targets: Vec<u32>,
-    /// Link weights.
-    pub weights: Vec<f32>,
+    offsets: Vec<usize>,
+    targets: Vec<u32>,
+    weights: Vec<f32>,
 }
 
 impl Graph {
+    /// A graph from its compressed sparse rows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] (`input`) naming the first broken invariant (see [`Graph`]).
+    pub fn from_csr(offsets: Vec<usize>, targets: Vec<u32>, weights: Vec<f32>) -> Result<Graph> {
+        check_csr(&offsets, &targets, &weights)
+            .map_err(|problem| Error::invalid(Param::Input, format!("graph: {problem}")))?;
+        Ok(Graph { offsets, targets, weights })
+    }
+
+    /// A graph whose invariants its builder guarantees.
+    pub(crate) fn from_parts(offsets: Vec<usize>, targets: Vec<u32>, weights: Vec<f32>) -> Graph {
+        debug_assert_eq!(check_csr(&offsets, &targets, &weights), Ok(()));
+        Graph { offsets, targets, weights }
+    }
+
+    /// All link weights, node by node.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
     /// Number of nodes.
     pub fn n(&self) -> usize {
         self.offsets.len() - 1
@@ -87,6 +99,32 @@ impl Graph {
     }
 }
 
+/// The first broken invariant of [`Graph`], if any.
+fn check_csr(offsets: &[usize], targets: &[u32], weights: &[f32]) -> std::result::Result<(), String> {
+    if offsets.first() != Some(&0) || offsets.last() != Some(&targets.len()) || targets.len() != weights.len() {
+        return Err(format!(
+            "{} offsets, {} targets and {} weights are no compressed sparse rows",
+            offsets.len(),
+            targets.len(),
+            weights.len()
+        ));
+    }
+    let n = offsets.len() - 1;
+    if u32::try_from(n).is_err() {
+        return Err(format!("{n} nodes do not fit u32 ids"));
+    }
+    if let Some(i) = offsets.windows(2).position(|w| w[0] > w[1]) {
+        return Err(format!("offsets decrease at node {i}"));
+    }
+    // Non-decreasing from 0 to targets.len(): every range below is in bounds.
+    for (i, w) in offsets.windows(2).enumerate() {
+        if let Some(&t) = targets[w[0]..w[1]].iter().find(|&&t| t as usize >= n || t as usize == i) {
+            return Err(format!("node {i} links to {t}"));
+        }
+    }
+    Ok(())
+}
+
 /// The graph as Infomap's input: links weighted by similarity. Links of weight `<= 0` (only
 /// possible with a negative `min_sim`) are ignored by Infomap.
 impl LinkSource for Graph {
@@ -104,274 +142,28 @@ impl LinkSource for Graph {
     }
 }
 
-/// Checks the arguments of a graph builder: `k` slots of `knn` (at least 1, at most
-/// `knn.k`) and a `min_sim` that is a number.
-///
-/// # Errors
-///
-/// [`Error::InvalidParameter`] naming `--k` or `--min-sim`.
-///
-/// # Panics
-///
-/// When `knn` breaks its documented invariants (`ids` or `sims` not of length `n * k`).
-pub(crate) fn check_table_args(knn: &Knn, k: usize, min_sim: f32) -> Result<()> {
-    if k == 0 || k > knn.k {
-        return Err(Error::invalid(
-            "--k",
-            format!("k = {k} must be at least 1 and at most the {} neighbours per row of the k-NN table", knn.k),
-        ));
-    }
-    if min_sim.is_nan() {
-        return Err(Error::invalid("--min-sim", "is NaN"));
-    }
-    assert!(
-        knn.ids.len() == knn.n * knn.k && knn.sims.len() == knn.n * knn.k,
-        "Knn invariant broken: {} ids and {} sims for {} x {}",
-        knn.ids.len(),
-        knn.sims.len(),
-        knn.n,
-        knn.k
-    );
-    Ok(())
-}
-
-/// Keeps, from the first `k` slots of each k-NN row, the links `i -> j` with `j != i` and
-/// similarity `>= min_sim` (inclusive), weighted by the similarity.
-///
-/// `k` counts slots, the row's own entry included, as `--k` does for the search: `k` here may
-/// be smaller than `knn.k`, which is how a cached table computed with a larger `k` is reused.
-///
-/// # Errors
-///
-/// [`Error::InvalidParameter`] for `k == 0` or `k > knn.k` (`--k`: the table holds fewer
-/// neighbours than asked for) and for a NaN `min_sim` (`--min-sim`).
-///
-/// # Panics
-///
-/// When `knn` breaks its documented invariants (`ids` or `sims` not of length `n * k`).
-///
-/// # Complexity
-///
-/// `O(n k)` time in two sequential passes; memory `8 (n + 1) + 8 L` bytes for `L` kept links.
-pub fn build_graph(knn: &Knn, k: usize, min_sim: f32) -> Result<Graph> {
-    check_table_args(knn, k, min_sim)?;
-    let row = |i: usize| {
-        let start = i * knn.k;
-        (&knn.ids[start..start + k], &knn.sims[start..start + k])
-    };
-    // The self entry goes by id (see the module docs); NONE padding has sim -inf.
-    let keep = |self_id: u32, id: u32, sim: f32| id != NONE && id != self_id && sim >= min_sim;
-    // Sequential on purpose: both passes are memory-bound (about 1 s for 1M rows x 80 slots on
-    // two cores) and small next to the search and Infomap; rayon would not pay.
-    let mut offsets = Vec::with_capacity(knn.n + 1);
-    offsets.push(0);
-    let mut total = 0;
-    for i in 0..knn.n {
-        let (ids, sims) = row(i);
-        let self_id = i as u32; // n <= knn::MAX_ROWS
-        total += ids.iter().zip(sims).map(|(&id, &sim)| usize::from(keep(self_id, id, sim))).sum::<usize>();
-        offsets.push(total);
-    }
-    let mut targets = Vec::with_capacity(total);
-    let mut weights = Vec::with_capacity(total);
-    for i in 0..knn.n {
-        let (ids, sims) = row(i);
-        let self_id = i as u32;
-        for (&id, &sim) in ids.iter().zip(sims) {
-            if keep(self_id, id, sim) {
-                targets.push(id);
-                weights.push(sim);
-            }
-        }
-    }
-    debug_assert_eq!(targets.len(), total);
-    Ok(Graph { offsets, targets, weights })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::knn::tests::{random_features, uniform_f32};
-    use crate::knn::{build_knn, KnnConfig};
-    use crate::progress::NoProgress;
-    use crate::rng::Rng;
-    use crate::Features;
-    use std::path::Path;
-
-    const NINF: f32 = f32::NEG_INFINITY;
-
-    fn knn(k: usize, rows: &[&[(u32, f32)]]) -> Knn {
-        let mut ids = Vec::new();
-        let mut sims = Vec::new();
-        for row in rows {
-            assert_eq!(row.len(), k);
-            ids.extend(row.iter().map(|l| l.0));
-            sims.extend(row.iter().map(|l| l.1));
-        }
-        Knn { n: rows.len(), k, ids, sims }
-    }
-
-    fn links(g: &Graph, i: usize) -> Vec<(u32, f32)> {
-        let (t, w) = g.out_links(i);
-        t.iter().copied().zip(w.iter().copied()).collect()
-    }
-
-    fn assert_csr(g: &Graph, n: usize) {
-        assert_eq!(g.offsets.len(), n + 1);
-        assert_eq!(g.offsets[0], 0);
-        assert!(g.offsets.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(*g.offsets.last().unwrap(), g.targets.len());
-        assert_eq!(g.targets.len(), g.weights.len());
-        for i in 0..n {
-            assert!(g.out_links(i).0.iter().all(|&j| (j as usize) < n && j as usize != i));
-        }
-    }
 
     #[test]
-    fn self_links_dropped_threshold_inclusive_padding_skipped() {
-        let t = knn(
-            4,
-            &[
-                &[(0, 1.0), (1, 0.7), (2, 0.5), (3, 0.49)],
-                &[(1, 1.0), (0, 0.7), (NONE, NINF), (NONE, NINF)],
-                &[(2, 1.0), (3, 0.2), (0, 0.1), (1, 0.0)],
-                &[(3, 1.0), (2, 0.2), (NONE, NINF), (NONE, NINF)],
-            ],
-        );
-        let g = build_graph(&t, 4, 0.5).unwrap();
-        assert_csr(&g, 4);
-        assert_eq!(g.n(), 4);
-        assert_eq!(links(&g, 0), [(1, 0.7), (2, 0.5)]);
-        assert_eq!(links(&g, 1), [(0, 0.7)]);
-        assert_eq!(links(&g, 2), []);
-        assert_eq!(links(&g, 3), []);
-        assert_eq!(g.num_links(), 3);
-        assert_eq!(g.num_singletons(), 2);
-        assert_eq!(g.singletons().collect::<Vec<_>>(), [2, 3]);
-        assert!(g.has_out_links(0) && !g.has_out_links(2));
-        assert_eq!(g.offsets, [0, 2, 3, 3, 3]);
-    }
-
-    #[test]
-    fn only_the_first_k_slots_count() {
-        let t = knn(
-            4,
-            &[
-                &[(0, 1.0), (1, 0.9), (2, 0.8), (3, 0.7)],
-                &[(1, 1.0), (0, 0.9), (3, 0.8), (2, 0.7)],
-                &[(2, 1.0), (3, 0.9), (1, 0.8), (0, 0.7)],
-                &[(3, 1.0), (2, 0.9), (1, 0.8), (0, 0.7)],
-            ],
-        );
-        let g = build_graph(&t, 2, 0.0).unwrap();
-        assert_eq!((0..4).map(|i| links(&g, i)).collect::<Vec<_>>(), [[(1, 0.9)], [(0, 0.9)], [(3, 0.9)], [(2, 0.9)]]);
-        assert_eq!(build_graph(&t, 1, 0.0).unwrap().num_singletons(), 4);
-        assert_eq!(build_graph(&t, 4, 0.0).unwrap().num_links(), 12);
-    }
-
-    #[test]
-    fn self_entry_is_dropped_by_id_when_a_duplicate_sorts_first() {
-        // Rows 0 and 1 are duplicates: in row 1, id 0 ties with the row itself and comes first.
-        let t = knn(
-            3,
-            &[&[(0, 1.0), (1, 1.0), (2, 0.6)], &[(0, 1.0), (1, 1.0), (2, 0.6)], &[(2, 1.0), (0, 0.6), (1, 0.6)]],
-        );
-        let g = build_graph(&t, 3, 0.5).unwrap();
-        assert_eq!(links(&g, 0), [(1, 1.0), (2, 0.6)]);
-        assert_eq!(links(&g, 1), [(0, 1.0), (2, 0.6)]);
-        assert_eq!(links(&g, 2), [(0, 0.6), (1, 0.6)]);
-    }
-
-    #[test]
-    fn duplicate_vectors_through_faiss() {
-        // 200 random rows, then 5 copies of row 0 and 3 of row 1 appended.
-        let base = random_features(200, 16, 21);
-        let mut data = base.view().to_owned();
-        for src in [0, 0, 0, 0, 0, 1, 1, 1] {
-            let row = data.row(src).to_owned();
-            data.push_row(row.view()).unwrap();
-        }
-        let f = Features::new(data, Path::new("dups"), false).unwrap();
-        let knn = build_knn(&f, &KnnConfig { k: 10, ..KnnConfig::default() }, &NoProgress).unwrap();
-        // The case this test is for: some duplicate's row starts with another copy, not itself.
-        assert!((200..f.n()).any(|i| knn.row(i).0[0] != i as u32));
-        let g = build_graph(&knn, 10, 0.99).unwrap();
-        assert_csr(&g, f.n());
-        let group_a = [0u32, 200, 201, 202, 203, 204];
-        let group_b = [1u32, 205, 206, 207];
-        for group in [&group_a[..], &group_b[..]] {
-            for &i in group {
-                let mut got = g.out_links(i as usize).0.to_vec();
-                got.sort_unstable();
-                let want: Vec<u32> = group.iter().copied().filter(|&j| j != i).collect();
-                assert_eq!(got, want, "node {i}");
-                assert!(g.out_links(i as usize).1.iter().all(|&w| w > 0.999));
-            }
-        }
-        // Random 16-d rows are never 0.99-similar: everything else is a singleton.
-        assert_eq!(g.num_singletons(), f.n() - group_a.len() - group_b.len());
-    }
-
-    #[test]
-    fn threshold_above_everything_gives_all_singletons() {
-        let f = random_features(100, 8, 22);
-        let knn = build_knn(&f, &KnnConfig { k: 5, ..KnnConfig::default() }, &NoProgress).unwrap();
-        let g = build_graph(&knn, 5, 1.5).unwrap();
-        assert_csr(&g, 100);
-        assert_eq!((g.num_links(), g.num_singletons()), (0, 100));
-        let g = build_graph(&knn, 5, -1.0).unwrap();
-        assert_eq!((g.num_links(), g.num_singletons()), (400, 0));
-    }
-
-    #[test]
-    fn bad_parameters_are_errors() {
-        let t = knn(2, &[&[(0, 1.0), (1, 0.5)], &[(1, 1.0), (0, 0.5)]]);
-        for k in [0, 3] {
-            let e = build_graph(&t, k, 0.5).unwrap_err();
-            assert!(matches!(e, Error::InvalidParameter { name: "--k", .. }), "{e}");
-            assert!(e.to_string().contains(&format!("k = {k}")), "{e}");
-        }
-        let e = build_graph(&t, 2, f32::NAN).unwrap_err();
-        assert!(matches!(e, Error::InvalidParameter { name: "--min-sim", .. }), "{e}");
-    }
-
-    /// Random canonical-looking tables: the CSR equals a naive per-row filter.
-    #[test]
-    fn matches_a_naive_filter() {
-        let mut rng = Rng::new(23);
-        for _ in 0..50 {
-            let n = 1 + (rng.next_u64() % 40) as usize;
-            let table_k = 1 + (rng.next_u64() % 8) as usize;
-            let mut ids = Vec::new();
-            let mut sims = Vec::new();
-            for _ in 0..n {
-                let filled = (rng.next_u64() % (table_k as u64 + 1)) as usize;
-                let mut row: Vec<(f32, u32)> = (0..filled)
-                    .map(|_| ((uniform_f32(&mut rng) * 4.0).round() / 4.0, (rng.next_u64() % n as u64) as u32))
-                    .collect();
-                row.sort_by_key(|l| l.1);
-                row.dedup_by_key(|l| l.1);
-                row.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                row.resize(table_k, (NINF, NONE));
-                ids.extend(row.iter().map(|l| l.1));
-                sims.extend(row.iter().map(|l| l.0));
-            }
-            let t = Knn { n, k: table_k, ids, sims };
-            let k = 1 + (rng.next_u64() % table_k as u64) as usize;
-            let min_sim = (uniform_f32(&mut rng) * 4.0).round() / 4.0;
-            let g = build_graph(&t, k, min_sim).unwrap();
-            assert_csr(&g, n);
-            for i in 0..n {
-                let (row_ids, row_sims) = t.row(i);
-                let want: Vec<(u32, f32)> = row_ids[..k]
-                    .iter()
-                    .zip(&row_sims[..k])
-                    .filter(|(&j, &s)| j != NONE && j as usize != i && s >= min_sim)
-                    .map(|(&j, &s)| (j, s))
-                    .collect();
-                assert_eq!(links(&g, i), want);
-            }
-            assert_eq!(g.num_singletons(), (0..n).filter(|&i| !g.has_out_links(i)).count());
+    fn from_csr_checks_the_invariants() {
+        let g = Graph::from_csr(vec![0, 2, 3, 3], vec![1, 2, 0], vec![0.9, 0.5, 0.7]).unwrap();
+        assert_eq!((g.n(), g.num_links(), g.num_singletons()), (3, 3, 1));
+        assert_eq!(g.out_links(0), (&[1, 2][..], &[0.9, 0.5][..]));
+        assert_eq!(g.singletons().collect::<Vec<_>>(), [2]);
+        assert!(g.has_out_links(1) && !g.has_out_links(2));
+        for (offsets, targets, weights, problem) in [
+            (vec![], vec![], vec![], "no compressed sparse rows"),
+            (vec![0, 2], vec![1], vec![1.0], "no compressed sparse rows"),
+            (vec![0, 1], vec![1], vec![], "no compressed sparse rows"),
+            (vec![0, 2, 1, 2], vec![1, 2], vec![1.0, 1.0], "offsets decrease at node 1"),
+            (vec![0, 5, 2], vec![1, 0], vec![1.0, 1.0], "offsets decrease at node 1"),
+            (vec![0, 1, 1], vec![0], vec![1.0], "node 0 links to 0"),
+            (vec![0, 1, 1], vec![2], vec![1.0], "node 0 links to 2"),
+        ] {
+            let e = Graph::from_csr(offsets, targets, weights).unwrap_err().to_string();
+            assert!(e.starts_with("invalid input: graph: ") && e.ends_with(problem), "{e}");
         }
     }
 }

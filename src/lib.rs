@@ -3,30 +3,55 @@
 //! The pipeline is a straight line of library functions, each with a typed input and output:
 //!
 //! ```text
-//! io::load_features -> knn::build_knn -> [threshold::auto_min_sim] -> edges::build_edges
-//!     -> infomap::Infomap::run -> lonely::assign_labels -> labels
-//!                                 metrics::evaluate (given ground truth)
+//! io::load_features -> knn::search_knn -> [threshold::auto_min_sim]
+//!     -> cluster::cluster (edges::build_edges -> infomap::Infomap::run -> labels::assign_labels
+//!                          -> metrics::evaluate, given ground truth) -> report::Report
 //! ```
 //!
-//! 1. [`io`] reads `.npy` or raw float32 `.bin` features into [`Features`] (finite, non-zero,
+//! 1. [`config`] holds every setting, in types that hold only valid values ([`config::RunConfig`]
+//!    for the main job); it sits at the bottom, so every stage can take its settings from it.
+//! 2. [`io`] reads `.npy` or raw float32 `.bin` features into [`Features`] (finite, non-zero,
 //!    L2-normalised rows), and label files.
-//! 2. [`knn`] finds each row's nearest neighbours by inner product (cosine) with faiss.
-//! 3. [`threshold`] picks `min_sim` from the k-NN table when it is not given.
-//! 4. [`graph`] keeps the links `i -> j` with `j != i` and similarity at least `min_sim` (the
-//!    seed's rule); [`edges`] adds per-row adaptive cuts, shared-neighbour scores and
-//!    normalised weights.
-//! 5. [`infomap`] partitions the link network with the two-level map equation. It knows
+//! 3. [`knn`] finds each row's nearest neighbours by inner product (cosine) with faiss.
+//! 4. [`threshold`] picks `min_sim` from the k-NN table when it is not given.
+//! 5. [`edges`] keeps the links `i -> j` with `j != i` and similarity at least `min_sim` (the
+//!    seed's rule), or per-row adaptive cuts and shared-neighbour scores, into a [`graph::Graph`].
+//! 6. [`infomap`] partitions the link network with the two-level map equation. It knows
 //!    networks, not faces, and serves any weighted link list.
-//! 6. [`lonely`] turns modules into cluster labels and decides what becomes of rows left alone.
-//! 7. [`metrics`] scores a clustering against ground truth (pairwise, BCubed, NMI).
+//! 7. [`labels`] turns modules into cluster labels and decides what becomes of rows left alone.
+//! 8. [`metrics`] scores a clustering against ground truth (pairwise, BCubed, NMI).
 //!
-//! [`strategy`] names the choices between the table and the labels, and the presets `seed` and
-//! `best`; [`pipeline`] runs the main job; [`sweep`] runs the stages after the search over a
-//! grid of `(k, strategy, min_sim)` and scores each cell; [`synth`] draws synthetic face-like
-//! embeddings with identity labels, of any size.
+//! [`cluster`] is steps 5-8 written once; [`pipeline`] runs the main job (and the secondary
+//! commands), [`sweep`] runs [`cluster`] over a grid of `(k, strategy, min_sim)` on one table;
+//! [`report`] says what a run did; [`measure`] times and meters its stages; [`synth`] draws
+//! synthetic face-like embeddings with identity labels, of any size.
+//!
+//! # Layers
+//!
+//! Each module imports only modules of lower layers (`tests/integration/architecture.rs` checks
+//! it on every `cargo test`), and `infomap` imports nothing of the crate but `rng` and `buckets`:
+//!
+//! | layer | modules |
+//! |---|---|
+//! | 0 | `error`, `rng`, `buckets`, `progress`, `blas` |
+//! | 1 | `infomap` |
+//! | 2 | `config` |
+//! | 3 | `features`, `metrics`, `measure` |
+//! | 4 | `io` |
+//! | 5 | `knn`, `synth` |
+//! | 6 | `graph`, `threshold` |
+//! | 7 | `edges` |
+//! | 8 | `labels` |
+//! | 9 | `cluster` |
+//! | 10 | `report` |
+//! | 11 | `pipeline` |
+//! | 12 | `sweep` |
+//! | 13 | the binary (`main`, `cli`, `convert`, `commands`, `term`) |
 
 pub mod blas;
 mod buckets;
+pub mod cluster;
+pub mod config;
 pub mod edges;
 pub mod error;
 pub mod features;
@@ -34,13 +59,13 @@ pub mod graph;
 pub mod infomap;
 pub mod io;
 pub mod knn;
-pub mod lonely;
+pub mod labels;
+pub mod measure;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rng;
-pub mod strategy;
 pub mod sweep;
 pub mod synth;
 pub mod threshold;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod convert;
 mod term;
 
 use std::process::ExitCode;

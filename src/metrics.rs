@@ -78,7 +78,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 
 /// Precision, recall and their harmonic mean, each in `[0, 1]`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -128,6 +128,35 @@ pub struct Scores {
     pub n: usize,
 }
 
+impl Scores {
+    /// The scores as a small text table (`face-cluster eval` without `--json`).
+    pub fn table(&self) -> String {
+        format!(
+            "n {}, true clusters {}, predicted clusters {}\n\
+             {:<9} {:>9} {:>9} {:>9}\n\
+             {:<9} {:>9.4} {:>9.4} {:>9.4}\n\
+             {:<9} {:>9.4} {:>9.4} {:>9.4}\n\
+             NMI {:.4}\n",
+            self.n,
+            self.true_clusters,
+            self.pred_clusters,
+            "",
+            "precision",
+            "recall",
+            "F",
+            "pairwise",
+            self.pairwise.precision,
+            self.pairwise.recall,
+            self.pairwise.f,
+            "bcubed",
+            self.bcubed.precision,
+            self.bcubed.recall,
+            self.bcubed.f,
+            self.nmi
+        )
+    }
+}
+
 /// Scores the prediction `pred` against the ground truth `truth`, one label per item.
 ///
 /// Labels are arbitrary `i64` values that only name clusters: they need not be dense,
@@ -164,7 +193,7 @@ pub fn evaluate(truth: &[i64], pred: &[i64]) -> Result<Scores> {
     }
     if u32::try_from(truth.len()).is_err() {
         let problem = format!("{} items, at most {} are supported", truth.len(), u32::MAX);
-        return Err(Error::invalid("labels", problem));
+        return Err(Error::invalid(Param::LabelData, problem));
     }
     Ok(score(&Dense::new(truth), &Dense::new(pred)))
 }

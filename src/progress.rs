@@ -23,3 +23,20 @@ impl Progress for NoProgress {
     fn advance(&self, _units: u64) {}
     fn finish(&self) {}
 }
+
+/// A stage shown on a [`Progress`] that ends when dropped, so it ends on every return path.
+pub struct Stage<'a>(&'a dyn Progress);
+
+impl<'a> Stage<'a> {
+    /// Starts stage `name` with `total` work units (when known) on `progress`.
+    pub fn start(progress: &'a dyn Progress, name: &str, total: Option<u64>) -> Self {
+        progress.start(name, total);
+        Stage(progress)
+    }
+}
+
+impl Drop for Stage<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}

@@ -54,13 +54,12 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::edges::EdgeConfig;
-use crate::infomap::FlowModel;
+use crate::cluster::Clustering;
+use crate::config::{EdgeConfig, InputConfig, KnnConfig, Lonely, MinSim, RunConfig};
+use crate::infomap::{FlowModel, Partition};
 use crate::knn::Recall;
-use crate::lonely::Lonely;
+use crate::measure::peak_rss_bytes;
 use crate::metrics::Scores;
-use crate::pipeline::RunConfig;
-use crate::strategy::MinSim;
 use crate::threshold::AutoMinSim;
 
 /// The report of one run of the main job.
@@ -118,57 +117,7 @@ pub struct StagePeakRss {
     pub infomap: Option<u64>,
 }
 
-/// Measures the peak resident memory of the process stage by stage.
-///
-/// On Linux, writing `5` to `/proc/self/clear_refs` resets the high-water mark (`VmHWM`) to
-/// the current resident size, so the mark read at a stage's end is the peak within the stage.
-/// The process-wide peak is kept across the resets. Where the reset is refused, each stage's
-/// value is the peak so far.
-#[derive(Debug)]
-pub struct RssMeter {
-    overall: Option<u64>,
-}
-
-impl Default for RssMeter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl RssMeter {
-    /// A meter holding the peak so far.
-    pub fn new() -> Self {
-        RssMeter { overall: peak_rss_bytes() }
-    }
-
-    /// A stage begins: folds the peak so far into the overall peak and resets the mark.
-    pub fn begin(&mut self) {
-        self.overall = max_option(self.overall, peak_rss_bytes());
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-    }
-
-    /// The stage ends: its peak.
-    pub fn end(&mut self) -> Option<u64> {
-        let peak = peak_rss_bytes();
-        self.overall = max_option(self.overall, peak);
-        peak
-    }
-
-    /// The process's peak over every stage and before.
-    pub fn overall(&mut self) -> Option<u64> {
-        self.overall = max_option(self.overall, peak_rss_bytes());
-        self.overall
-    }
-}
-
-fn max_option(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// The inputs of a run.
+/// The inputs of a run (of the main job or a sweep).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputReport {
@@ -182,6 +131,20 @@ pub struct InputReport {
     pub n: usize,
     /// Feature dimension (unknown with a cached k-NN table).
     pub dim: Option<usize>,
+}
+
+impl InputReport {
+    /// The inputs `input` names, of `n` rows of `dim` values (unknown with a cached table).
+    pub fn new(input: &InputConfig, n: usize, dim: Option<usize>) -> Self {
+        let show = |p: Option<&std::path::PathBuf>| p.map(|p| p.display().to_string());
+        InputReport {
+            features: show(input.features_path()),
+            knn_cache: show(input.knn_cache()),
+            labels: show(input.truth.as_ref()),
+            n,
+            dim,
+        }
+    }
 }
 
 /// Parameters that affect the result.
@@ -248,6 +211,22 @@ pub struct InfomapReport {
     pub best_trial: usize,
 }
 
+impl InfomapReport {
+    /// What `partition` says of itself.
+    pub fn new(p: &Partition) -> Self {
+        InfomapReport {
+            modules: p.num_modules,
+            codelength_bits: p.codelength,
+            index_codelength_bits: p.index_codelength,
+            module_codelength_bits: p.module_codelength,
+            one_level_codelength_bits: p.one_level_codelength,
+            flow_iterations: p.flow_iterations,
+            trial_codelengths_bits: p.trial_codelengths.clone(),
+            best_trial: p.best_trial,
+        }
+    }
+}
+
 /// Seconds per stage.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -279,61 +258,62 @@ pub struct Timings {
 }
 
 impl Report {
-    /// Assembles the report of a finished run.
-    #[allow(clippy::too_many_arguments)]
+    /// The report of a run of `config` whose search ran as `knn` says (`auto` resolved; the
+    /// option's value with a cached table), which kept links at `min_sim` and clustered as
+    /// `clustering` says. The stages before the graph (`load`, `knn`, `recall`, `min_sim`), the
+    /// total time, the recall and the peak memory of the earlier stages are left for the caller.
     pub fn new(
         config: &RunConfig,
+        knn: &KnnConfig,
         min_sim: f32,
         auto_min_sim: Option<AutoMinSim>,
-        n: usize,
-        dim: Option<usize>,
-        graph: GraphReport,
-        infomap: InfomapReport,
-        labels: &[u32],
-        eval: Option<Scores>,
-        timings_secs: Timings,
+        input: InputReport,
+        clustering: &Clustering,
     ) -> Self {
-        let clusters = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
-        let mut sizes = vec![0usize; clusters];
-        labels.iter().for_each(|&l| sizes[l as usize] += 1);
-        let show = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let c = clustering;
         Report {
             tool: "face-cluster".to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            input: InputReport {
-                features: if config.knn_cache.is_some() { None } else { show(&config.features) },
-                knn_cache: show(&config.knn_cache),
-                labels: show(&config.truth),
-                n,
-                dim,
-            },
+            input,
             params: ParamsReport {
-                k: config.knn.k,
+                k: knn.k.get(),
                 min_sim,
                 min_sim_auto: config.min_sim == MinSim::Auto,
-                index: config.knn.index.clone(),
-                nprobe: config.knn.nprobe,
-                ef_search: config.knn.ef_search,
-                normalize: config.load.normalize,
-                edges: config.edges,
-                flow: config.infomap.flow_model,
-                lonely: config.lonely,
-                trials: config.infomap.trials,
-                seed: config.infomap.seed,
+                index: knn.index.clone(),
+                nprobe: knn.nprobe.map(|p| p.get()),
+                ef_search: knn.ef_search.map(|e| e.get()),
+                normalize: config.input.load.normalize,
+                edges: config.strategy.edges,
+                flow: config.strategy.flow,
+                lonely: config.strategy.lonely,
+                trials: config.optimizer.trials.get(),
+                seed: config.optimizer.seed,
                 threads: rayon::current_num_threads(),
             },
             auto_min_sim,
-            graph,
-            infomap,
-            clusters,
-            singleton_clusters: sizes.iter().filter(|&&s| s == 1).count(),
-            largest_cluster: sizes.first().copied().unwrap_or(0),
-            timings_secs,
+            graph: GraphReport { links: c.links, nodes_without_links: c.nodes_without_links },
+            infomap: InfomapReport::new(&c.partition),
+            clusters: c.counts.clusters,
+            singleton_clusters: c.counts.singletons,
+            largest_cluster: c.counts.largest,
+            timings_secs: Timings {
+                graph: c.graph_stage.secs,
+                infomap: c.infomap_stage.secs,
+                infomap_flow: c.partition.flow_secs,
+                infomap_search: c.partition.search_secs,
+                labels: c.labels_stage.secs,
+                eval: c.eval_stage.secs,
+                ..Timings::default()
+            },
             peak_rss_bytes: peak_rss_bytes(),
-            peak_rss_bytes_by_stage: StagePeakRss::default(),
+            peak_rss_bytes_by_stage: StagePeakRss {
+                graph: c.graph_stage.peak_rss,
+                infomap: c.infomap_stage.peak_rss,
+                ..StagePeakRss::default()
+            },
             blas_core: crate::blas::openblas_core(),
             recall: None,
-            eval,
+            eval: c.eval.clone(),
         }
     }
 
@@ -414,21 +394,70 @@ impl Report {
     }
 }
 
-/// Peak resident set size of this process so far, in bytes (Linux `VmHWM`); `None` where the
-/// platform does not tell.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+/// The report of `face-cluster infomap`: Infomap on a link list, as one JSON object
+/// (`--json`):
+///
+/// ```text
+/// {"tool": "face-cluster", "version": "0.1.0", "links_file": "net.txt", "nodes": 400,
+///  "links": 7229, "non_trivial_modules": 40,
+///  "infomap": {"modules": 40, "codelength_bits": 3.37, "index_codelength_bits": 1.1, ...},
+///  "timings_secs": {"read": 0.01, "flow": 0.01, "search": 0.02},
+///  "peak_rss_bytes": 12582912}
+/// ```
+///
+/// `infomap` is the [`InfomapReport`] object of the main job's report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkReport {
+    /// Always `face-cluster`.
+    pub tool: String,
+    /// Version of the tool that wrote the report.
+    pub version: String,
+    /// The link list read.
+    pub links_file: String,
+    /// Nodes of the network.
+    pub nodes: usize,
+    /// Links read.
+    pub links: usize,
+    /// Modules of more than one node.
+    pub non_trivial_modules: usize,
+    /// The partition.
+    pub infomap: InfomapReport,
+    /// Seconds per stage.
+    pub timings_secs: NetworkTimings,
+    /// Peak resident memory of the process.
+    pub peak_rss_bytes: Option<u64>,
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    #[cfg(target_os = "linux")]
-    fn peak_rss_is_known_on_linux() {
-        let rss = super::peak_rss_bytes().expect("VmHWM on Linux");
-        assert!(rss > 1 << 20, "a test process uses more than 1 MiB: {rss}");
+/// Seconds per stage of `face-cluster infomap`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkTimings {
+    /// Reading the link list.
+    pub read: f64,
+    /// Infomap's flow calculation.
+    pub flow: f64,
+    /// Infomap's search.
+    pub search: f64,
+}
+
+impl NetworkReport {
+    /// One line: the network, the partition and the time it took.
+    pub fn summary(&self) -> String {
+        let (i, t) = (&self.infomap, &self.timings_secs);
+        format!(
+            "{} nodes, {} links: {} modules ({} non-trivial), codelength {:.10} bits (one-level {:.10}); \
+             read {:.2}s, flow {:.2}s ({} iterations), search {:.2}s",
+            self.nodes,
+            self.links,
+            i.modules,
+            self.non_trivial_modules,
+            i.codelength_bits,
+            i.one_level_codelength_bits,
+            t.read,
+            t.flow,
+            i.flow_iterations,
+            t.search,
+        )
     }
 }

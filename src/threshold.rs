@@ -43,7 +43,10 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::config::Similarity;
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::knn::{Knn, NONE};
 
 /// Points of the density grid.
@@ -62,6 +65,8 @@ const BANDWIDTH_DIVISOR: f64 = 40.0;
 pub const MAX_VALLEY_RATIO: f64 = 0.8;
 
 /// A threshold picked by [`auto_min_sim`], with what it was read from.
+///
+/// [`AutoMinSim::similarity`] is the threshold as the graph takes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoMinSim {
@@ -78,12 +83,20 @@ pub struct AutoMinSim {
     pub valley_ratio: f64,
 }
 
+impl AutoMinSim {
+    /// The threshold as a [`Similarity`] (within `[-1, 1]`: it can only fall outside by
+    /// rounding, when every link is kept).
+    pub fn similarity(&self) -> Similarity {
+        Similarity::clamped(self.min_sim)
+    }
+}
+
 /// Picks `min_sim` as the most prominent valley of the single-linkage merge heights of the
 /// first `k` slots of each row (see the [module documentation](self)).
 ///
 /// # Errors
 ///
-/// [`Error::InvalidParameter`] for `k == 0` or `k > knn.k` (`--k`).
+/// [`Error::InvalidParameter`] for `k == 0` or `k > knn.k()` (`--k`).
 ///
 /// # Complexity
 ///
@@ -98,30 +111,24 @@ pub struct AutoMinSim {
 /// use face_cluster::threshold::auto_min_sim;
 ///
 /// // Two tight pairs (0.9) joined by one weak link (0.3): the valley is between.
-/// let knn = Knn {
-///     n: 4,
-///     k: 3,
-///     ids: vec![0, 1, 2, 1, 0, 3, 2, 3, 0, 3, 2, 1],
-///     sims: vec![1.0, 0.9, 0.3, 1.0, 0.9, 0.2, 1.0, 0.9, 0.3, 1.0, 0.9, 0.2],
-/// };
+/// let knn = Knn::from_rows(
+///     3,
+///     vec![0, 1, 2, 1, 0, 3, 2, 3, 0, 3, 2, 1],
+///     vec![1.0, 0.9, 0.3, 1.0, 0.9, 0.2, 1.0, 0.9, 0.3, 1.0, 0.9, 0.2],
+/// )?;
 /// let auto = auto_min_sim(&knn, 3)?;
 /// assert!(auto.min_sim > 0.3 && auto.min_sim < 0.9, "{auto:?}");
 /// assert_eq!(auto.components, 2);
 /// # Ok::<(), face_cluster::Error>(())
 /// ```
 pub fn auto_min_sim(knn: &Knn, k: usize) -> Result<AutoMinSim> {
-    if k == 0 || k > knn.k {
-        return Err(Error::invalid(
-            "--k",
-            format!("k = {k} must be at least 1 and at most the {} neighbours per row of the k-NN table", knn.k),
-        ));
-    }
-    let heights = if knn.n * knn.k <= u32::MAX as usize + 1 {
+    knn.check_slots(k)?;
+    let heights = if knn.n() * knn.k() <= u32::MAX as usize + 1 {
         merge_heights::<u32>(knn, k)
     } else {
         merge_heights::<u64>(knn, k)
     };
-    Ok(pick(&heights, knn.n))
+    Ok(pick(&heights, knn.n()))
 }
 
 /// The similarities at which links join two components, most similar first.
@@ -134,7 +141,7 @@ where
         let p: u64 = p.into();
         p as usize
     };
-    let mut links: Vec<P> = (0..knn.n)
+    let mut links: Vec<P> = (0..knn.n())
         .into_par_iter()
         .flat_map_iter(|i| {
             let (ids, _) = knn.row(i);
@@ -142,21 +149,22 @@ where
                 .iter()
                 .enumerate()
                 .filter(move |(_, &j)| j != NONE && j as usize != i)
-                .map(move |(s, _)| P::try_from(i * knn.k + s).expect("the caller checked that positions fit"))
+                .map(move |(s, _)| P::try_from(i * knn.k() + s).expect("the caller checked that positions fit"))
         })
         .collect();
     // Descending similarity, ties by position: a total order, so the result is deterministic.
-    links.par_sort_unstable_by(|&a, &b| knn.sims[slot(b)].total_cmp(&knn.sims[slot(a)]).then(slot(a).cmp(&slot(b))));
-    let mut parent: Vec<u32> = (0..knn.n as u32).collect();
+    let (ids, sims) = (knn.ids(), knn.sims());
+    links.par_sort_unstable_by(|&a, &b| sims[slot(b)].total_cmp(&sims[slot(a)]).then(slot(a).cmp(&slot(b))));
+    let mut parent: Vec<u32> = (0..knn.n() as u32).collect();
     let mut heights = Vec::new();
     for &p in &links {
         let p = slot(p);
-        let (a, b) = ((p / knn.k) as u32, knn.ids[p]);
+        let (a, b) = ((p / knn.k()) as u32, ids[p]);
         let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
         if ra != rb {
             parent[ra as usize] = rb;
-            heights.push(knn.sims[p]);
-            if heights.len() + 1 == knn.n {
+            heights.push(sims[p]);
+            if heights.len() + 1 == knn.n() {
                 break; // one component: nothing more can merge
             }
         }
@@ -250,6 +258,7 @@ fn pick(heights: &[f32], n: usize) -> AutoMinSim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::rng::Rng;
 
     /// A table of `groups` groups of `size` rows: neighbours within a group at `inner` ± noise,
@@ -277,7 +286,7 @@ mod tests {
             ids.extend(row.iter().map(|l| l.1));
             sims.extend(row.iter().map(|l| l.0));
         }
-        Knn { n, k, ids, sims }
+        Knn::from_rows(k, ids, sims).unwrap()
     }
 
     #[test]
@@ -328,9 +337,12 @@ mod tests {
 
     #[test]
     fn bad_k_is_an_error() {
-        let knn = Knn { n: 2, k: 2, ids: vec![0, 1, 1, 0], sims: vec![1.0, 0.5, 1.0, 0.5] };
+        let knn = Knn::from_rows(2, vec![0, 1, 1, 0], vec![1.0, 0.5, 1.0, 0.5]).unwrap();
         for k in [0, 3] {
-            assert!(matches!(auto_min_sim(&knn, k), Err(Error::InvalidParameter { name: "--k", .. })));
+            assert!(matches!(
+                auto_min_sim(&knn, k),
+                Err(Error::InvalidParameter { param: crate::error::Param::K, .. })
+            ));
         }
         assert_eq!(auto_min_sim(&knn, 2).unwrap().min_sim, 0.5);
         assert_eq!(auto_min_sim(&knn, 1).unwrap().merges, 0);

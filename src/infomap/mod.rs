@@ -39,6 +39,7 @@ mod codelength;
 mod flow;
 mod network;
 mod optimize;
+mod tune;
 
 use std::time::Instant;
 
@@ -189,7 +190,7 @@ impl Infomap {
         let started = Instant::now();
         let leaves = &flow.network;
         let trial = |t: usize| {
-            let (modules, count) = optimize::run_trial(leaves, cfg, cfg.seed.wrapping_add(t as u64));
+            let (modules, count) = tune::run_trial(leaves, cfg, cfg.seed.wrapping_add(t as u64));
             let codelength = evaluate(leaves, &modules, count).total();
             (modules, codelength)
         };

@@ -7,12 +7,13 @@
 //! as such rather than silently dropping the partial row.
 
 use std::io::Read;
+use std::num::NonZeroUsize;
 use std::path::Path;
 
 use ndarray::Array2;
 
 use super::{decode_with, read_items, vec_with_room, CHUNK_BYTES};
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 
 /// Bytes per value.
 const VALUE_BYTES: usize = 4;
@@ -26,18 +27,19 @@ const VALUE_BYTES: usize = 4;
 ///
 /// # Errors
 ///
-/// - [`Error::InvalidParameter`] for `--dim` when `dim` is 0 (or so large that a row's byte
-///   count overflows);
+/// - [`Error::InvalidParameter`] for `--dim` when `dim` is so large that a row's byte count
+///   overflows;
 /// - [`Error::Format`] naming `path` for an empty input, or a size that is not a multiple of
 ///   `dim * 4` bytes;
 /// - [`Error::Io`] when reading fails.
 pub fn read_bin_features<R: Read>(
     mut reader: R,
     path: &Path,
-    dim: usize,
+    dim: NonZeroUsize,
     size_hint: Option<u64>,
 ) -> Result<Array2<f32>> {
-    let row_bytes = check_dim(dim)?;
+    let row_bytes = row_bytes(dim)?;
+    let dim = dim.get();
     let reserve = match size_hint {
         Some(size) => {
             check_size(path, size, dim, row_bytes)?;
@@ -62,18 +64,20 @@ pub fn read_bin_features<R: Read>(
 /// # Errors
 ///
 /// As [`read_bin_features`].
-pub fn parse_bin_features(bytes: &[u8], path: &Path, dim: usize) -> Result<Array2<f32>> {
+pub fn parse_bin_features(bytes: &[u8], path: &Path, dim: NonZeroUsize) -> Result<Array2<f32>> {
     read_bin_features(bytes, path, dim, Some(bytes.len() as u64))
 }
 
-/// Checks `--dim` and returns the bytes per row.
-pub(super) fn check_dim(dim: usize) -> Result<u64> {
-    if dim == 0 {
-        return Err(Error::invalid("--dim", "must be at least 1"));
-    }
-    dim.checked_mul(VALUE_BYTES)
+/// The bytes of a row of `dim` values.
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] for `--dim` when that does not fit in a `u64`.
+pub(super) fn row_bytes(dim: NonZeroUsize) -> Result<u64> {
+    dim.get()
+        .checked_mul(VALUE_BYTES)
         .and_then(|b| u64::try_from(b).ok())
-        .ok_or_else(|| Error::invalid("--dim", format!("{dim} is too large")))
+        .ok_or_else(|| Error::invalid(Param::Dim, format!("{dim} is too large")))
 }
 
 /// Checks that `size` bytes are a whole, non-zero number of rows.
@@ -109,6 +113,7 @@ mod tests {
 
     /// Parses with the size known, and as a stream, and checks that both agree.
     fn both(bytes: &[u8], dim: usize) -> Result<Array2<f32>> {
+        let dim = NonZeroUsize::new(dim).unwrap();
         let known = parse_bin_features(bytes, p(), dim);
         let streamed = read_bin_features(bytes, p(), dim, None);
         match (&known, &streamed) {
@@ -138,12 +143,9 @@ mod tests {
     }
 
     #[test]
-    fn dim_zero_is_a_parameter_error() {
-        let e = parse_bin_features(&[0; 8], p(), 0).unwrap_err();
-        assert!(matches!(e, Error::InvalidParameter { name: "--dim", .. }), "{e}");
-        assert_eq!(e.to_string(), "invalid --dim: must be at least 1");
-        let e = parse_bin_features(&[0; 8], p(), usize::MAX).unwrap_err();
-        assert!(matches!(e, Error::InvalidParameter { name: "--dim", .. }), "{e}");
+    fn a_dim_too_large_for_a_row_is_a_parameter_error() {
+        let e = parse_bin_features(&[0; 8], p(), NonZeroUsize::MAX).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { param: Param::Dim, .. }), "{e}");
     }
 
     #[test]
@@ -169,7 +171,7 @@ mod tests {
     #[test]
     fn a_stale_size_hint_is_caught_by_the_final_check() {
         let bytes = f32_le(&[1.0, 2.0, 3.0]);
-        let e = read_bin_features(&bytes[..], p(), 2, Some(8)).unwrap_err();
+        let e = read_bin_features(&bytes[..], p(), NonZeroUsize::new(2).unwrap(), Some(8)).unwrap_err();
         assert!(e.to_string().contains("size 12 bytes is not a multiple"), "{e}");
     }
 }

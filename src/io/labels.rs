@@ -11,10 +11,8 @@ use std::io::{self, Read, Write};
 use std::num::IntErrorKind;
 use std::path::Path;
 
+use super::quote;
 use crate::error::{Error, Result};
-
-/// Longest offending line text quoted in an error message, in characters.
-const QUOTE_CHARS: usize = 40;
 
 /// Bytes of formatted labels collected before they are handed to the writer.
 const WRITE_BLOCK_BYTES: usize = 64 * 1024;
@@ -133,17 +131,6 @@ fn parse_label(text: &[u8]) -> std::result::Result<i64, &'static str> {
         IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => "is out of range for a 64-bit integer label",
         _ => "is not an integer label",
     })
-}
-
-/// The line's text, quoted and shortened to [`QUOTE_CHARS`] characters, with anything
-/// unprintable escaped so the message stays one line.
-fn quote(text: &[u8]) -> String {
-    let text = String::from_utf8_lossy(text);
-    let mut shortened: String = text.chars().take(QUOTE_CHARS).collect();
-    if text.chars().nth(QUOTE_CHARS).is_some() {
-        shortened.push_str("...");
-    }
-    format!("{shortened:?}")
 }
 
 #[cfg(test)]

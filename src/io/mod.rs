@@ -32,34 +32,9 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+use crate::config::{FeatureFormat, LoadOptions};
 use crate::error::{Error, Result};
 use crate::features::Features;
-
-/// How to read a feature file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadOptions {
-    /// Explicit format; `None` picks it from the extension (`.npy` or `.bin`). Required for stdin.
-    pub format: Option<FeatureFormat>,
-    /// Row length of a raw `.bin` file, in float32 values (`--dim`). Default 256.
-    pub dim: usize,
-    /// Scale rows to unit L2 norm. Default true.
-    pub normalize: bool,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions { format: None, dim: 256, normalize: true }
-    }
-}
-
-/// Feature file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeatureFormat {
-    /// NumPy `.npy`, 2-D; see [`npy`].
-    Npy,
-    /// Raw little-endian float32 rows of [`LoadOptions::dim`] values; see [`bin`].
-    Bin,
-}
 
 /// Reads and validates a feature matrix. `-` reads stdin (the format must then be given).
 ///
@@ -76,7 +51,7 @@ pub enum FeatureFormat {
 pub fn load_features(path: &Path, options: &LoadOptions) -> Result<Features> {
     let format = feature_format(path, options.format)?;
     if format == FeatureFormat::Bin {
-        bin::check_dim(options.dim)?;
+        bin::row_bytes(options.dim)?;
     }
     if is_std_stream(path) {
         read_features(io::stdin().lock(), path, options, None)
@@ -157,8 +132,8 @@ pub fn write_labels(path: &Path, labels: &[u32]) -> Result<()> {
 /// data backs it.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// `-`, the conventional name for stdin (or stdout when writing).
-fn is_std_stream(path: &Path) -> bool {
+/// Whether `path` is `-`, the conventional name for stdin (or stdout when writing).
+pub fn is_std_stream(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
@@ -186,13 +161,31 @@ fn feature_format(path: &Path, explicit: Option<FeatureFormat>) -> Result<Featur
 
 /// Opens `path` for reading and returns it with its size when it is a regular file (a FIFO or a
 /// device reports no meaningful size).
-fn open(path: &Path) -> Result<(File, Option<u64>)> {
+///
+/// # Errors
+///
+/// [`Error::Io`] when it cannot be opened, [`Error::Format`] for a directory.
+pub(crate) fn open(path: &Path) -> Result<(File, Option<u64>)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Err(Error::format(path, "is a directory, not a file"));
     }
     Ok((file, meta.is_file().then_some(meta.len())))
+}
+
+/// Longest offending text quoted in an error message, in characters.
+const QUOTE_CHARS: usize = 40;
+
+/// Offending input text for an error message: quoted, shortened to [`QUOTE_CHARS`]
+/// characters, with anything unprintable escaped so the message stays one line.
+pub(crate) fn quote(text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let mut shortened: String = text.chars().take(QUOTE_CHARS).collect();
+    if text.chars().nth(QUOTE_CHARS).is_some() {
+        shortened.push_str("...");
+    }
+    format!("{shortened:?}")
 }
 
 /// Fills `buf` from `reader` until it is full or the input ends; returns the bytes read.
@@ -274,6 +267,7 @@ mod tests {
     use super::*;
     use crate::error::RowProblem;
     use std::fs;
+    use std::num::NonZeroUsize;
 
     fn f32_le(values: &[f32]) -> Vec<u8> {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -289,7 +283,7 @@ mod tests {
 
         let bin_path = dir.path().join("f.bin");
         fs::write(&bin_path, f32_le(&[3.0, 4.0, 0.0, 2.0])).unwrap();
-        let options = LoadOptions { dim: 2, normalize: false, ..LoadOptions::default() };
+        let options = LoadOptions { dim: NonZeroUsize::new(2).unwrap(), normalize: false, ..LoadOptions::default() };
         let f = load_features(&bin_path, &options).unwrap();
         assert_eq!((f.n(), f.dim()), (2, 2));
         assert_eq!(f.as_slice(), &[3.0, 4.0, 0.0, 2.0]);
@@ -300,7 +294,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feats.dat");
         fs::write(&path, f32_le(&[1.0, 0.0])).unwrap();
-        let options = LoadOptions { format: Some(FeatureFormat::Bin), dim: 2, ..LoadOptions::default() };
+        let options = LoadOptions {
+            format: Some(FeatureFormat::Bin),
+            dim: NonZeroUsize::new(2).unwrap(),
+            ..LoadOptions::default()
+        };
         assert_eq!(load_features(&path, &options).unwrap().n(), 1);
     }
 
@@ -344,10 +342,10 @@ mod tests {
     }
 
     #[test]
-    fn dim_zero_is_checked_before_opening() {
-        let options = LoadOptions { dim: 0, ..LoadOptions::default() };
+    fn a_dim_too_large_is_checked_before_opening() {
+        let options = LoadOptions { dim: NonZeroUsize::MAX, ..LoadOptions::default() };
         let e = load_features(Path::new("does-not-exist.bin"), &options).unwrap_err();
-        assert!(matches!(e, Error::InvalidParameter { name: "--dim", .. }), "{e}");
+        assert!(matches!(e, Error::InvalidParameter { param: crate::error::Param::Dim, .. }), "{e}");
     }
 
     #[test]

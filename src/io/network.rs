@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
+use super::{is_std_stream, quote};
 use crate::error::{Error, Result};
 use crate::infomap::{Network, Partition};
 
@@ -27,26 +28,19 @@ pub struct LinkList {
     pub network: Network,
 }
 
+/// A buffered reader of `path` (`-` = stdin), through [`super::open`]'s checks.
 fn open(path: &Path) -> Result<Box<dyn BufRead>> {
-    if path.as_os_str() == "-" {
+    if is_std_stream(path) {
         return Ok(Box::new(BufReader::new(std::io::stdin())));
     }
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let (file, _) = super::open(path)?;
     Ok(Box::new(BufReader::with_capacity(1 << 20, file)))
 }
 
 fn parse_id(token: &str, path: &Path, line: usize, what: &str) -> Result<u64> {
     token.parse::<u64>().map_err(|_| {
-        Error::format(path, format!("line {line}: {what} '{}' is not a non-negative integer", shorten(token)))
+        Error::format(path, format!("line {line}: {what} {} is not a non-negative integer", quote(token.as_bytes())))
     })
-}
-
-fn shorten(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("{}...", s.chars().take(40).collect::<String>())
-    } else {
-        s.to_string()
-    }
 }
 
 /// Reads a link list (see the module docs). `-` reads stdin.
@@ -89,7 +83,7 @@ pub fn read_link_list(path: &Path) -> Result<LinkList> {
                 _ => {
                     return Err(Error::format(
                         path,
-                        format!("line {number}: weight '{}' is not a finite non-negative number", shorten(w)),
+                        format!("line {number}: weight {} is not a finite non-negative number", quote(w.as_bytes())),
                     ))
                 }
             },
@@ -224,13 +218,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "n.txt", "1 2\n3 x\n");
         let e = read_link_list(&p).unwrap_err().to_string();
-        assert!(e.contains("n.txt") && e.contains("line 2") && e.contains("'x'"), "{e}");
+        assert!(e.contains("n.txt") && e.contains("line 2") && e.contains("target \"x\""), "{e}");
         let p = write(dir.path(), "w.txt", "1 2 -1\n");
-        assert!(read_link_list(&p).unwrap_err().to_string().contains("weight '-1'"));
+        assert!(read_link_list(&p).unwrap_err().to_string().contains("weight \"-1\""));
         let p = write(dir.path(), "e.txt", "# nothing\n");
         assert!(read_link_list(&p).unwrap_err().to_string().contains("empty network"));
         let p = write(dir.path(), "s.txt", "5\n");
         assert!(read_link_list(&p).unwrap_err().to_string().contains("line 1"));
+    }
+
+    #[test]
+    fn a_directory_is_named_as_such_and_control_characters_are_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_link_list(dir.path()).unwrap_err().to_string();
+        assert!(e.ends_with("is a directory, not a file"), "{e}");
+        let p = write(dir.path(), "c.txt", "1 2\x1b[31m\n");
+        let e = read_link_list(&p).unwrap_err().to_string();
+        assert!(e.contains("target \"2\\u{1b}[31m\"") && !e.contains('\x1b'), "{e}");
     }
 
     #[test]

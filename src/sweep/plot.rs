@@ -13,7 +13,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{SweepCell, SweepOutput};
-use crate::error::{Error, Result};
+use crate::error::{Error, Param, Result};
 use crate::io::AtomicFile;
 
 /// Width and height of the plot, in SVG pixels.
@@ -40,7 +40,7 @@ const COLOURS: [RGBColor; 6] = [
 /// (none are expected when drawing into memory), as [`Error::Format`] naming `<plot>`.
 pub fn render_svg(output: &SweepOutput) -> Result<String> {
     if output.cells.is_empty() {
-        return Err(Error::invalid("--plot", "no cells to plot"));
+        return Err(Error::invalid(Param::Plot, "no cells to plot"));
     }
     let mut svg = String::new();
     {
@@ -168,9 +168,10 @@ fn draw_legend(area: &DrawingArea<SVGBackend<'_>, Shift>, entries: &[(Mark, RGBC
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Strategy;
     use crate::metrics::{Prf, Scores};
-    use crate::strategy::Strategy;
-    use crate::sweep::{SweepInput, SweepParams, SweepTimings};
+    use crate::report::InputReport;
+    use crate::sweep::{SweepParams, SweepTimings};
 
     fn cell(k: usize, min_sim: f32, f: f64, best: bool) -> SweepCell {
         let prf = Prf { precision: f.sqrt(), recall: f * f, f };
@@ -195,7 +196,7 @@ mod tests {
         SweepOutput {
             tool: "face-cluster".into(),
             version: "0".into(),
-            input: SweepInput { features: None, knn_cache: None, labels: None, n: 12, dim: None },
+            input: InputReport { features: None, knn_cache: None, labels: None, n: 12, dim: None },
             params: SweepParams {
                 ks,
                 min_sims,
@@ -239,7 +240,7 @@ mod tests {
         let svg = render_svg(&output(vec![cell(10, 0.5, 0.5, true)], vec![10], vec![0.5])).unwrap();
         assert!(svg.contains("k=10 F"));
         let e = render_svg(&output(Vec::new(), vec![10], vec![0.5])).unwrap_err();
-        assert!(matches!(e, Error::InvalidParameter { name: "--plot", .. }), "{e}");
+        assert!(matches!(e, Error::InvalidParameter { param: Param::Plot, .. }), "{e}");
     }
 
     #[test]

@@ -394,7 +394,7 @@ fn k_not_smaller_than_the_rows() {
 fn knn_table_with_k_equal_to_n() -> Knn {
     let ids = vec![0, 1, 2, 1, 0, 2, 2, 0, 1];
     let sims = vec![1.0, 0.5, 0.5, 1.0, 0.5, 0.5, 1.0, 0.5, 0.5];
-    Knn { n: 3, k: 3, ids, sims }
+    Knn::from_rows(3, ids, sims).unwrap()
 }
 
 #[test]

@@ -84,7 +84,7 @@ fn lfw_knn(threads: &str, openblas: Option<&str>) -> Knn {
 #[test]
 fn the_exact_knn_table_does_not_depend_on_the_thread_count() {
     let (one, two) = (lfw_knn("1", None), lfw_knn("2", None));
-    assert_eq!(one.n, 6878);
+    assert_eq!(one.n(), 6878);
     // Bit-equal similarities as well as ids (no NaN in a loaded table, so == is exact).
     assert!(one == two, "k-NN tables differ between -j 1 and -j 2");
 }

@@ -85,8 +85,9 @@ fn feed(bytes: &[u8]) -> Result<(), TestCaseError> {
     }
 
     for dim in BIN_DIMS {
-        let known = check(bytes, "bin", || parse_bin_features(bytes, path, dim))?;
-        let streamed = check(bytes, "bin (stream)", || read_bin_features(bytes, path, dim, None))?;
+        let nonzero = std::num::NonZeroUsize::new(dim).expect("BIN_DIMS are positive");
+        let known = check(bytes, "bin", || parse_bin_features(bytes, path, nonzero))?;
+        let streamed = check(bytes, "bin (stream)", || read_bin_features(bytes, path, nonzero, None))?;
         prop_assert_eq!(known.is_some(), streamed.is_some(), "bin dim {}: in-memory and streamed disagree", dim);
         prop_assert_eq!(known.is_some(), !bytes.is_empty() && bytes.len().is_multiple_of(4 * dim));
     }
@@ -309,7 +310,7 @@ fn the_families_produce_valid_inputs_too() {
     let readers: [fn(&[u8]) -> bool; 4] = [
         |b| parse_npy_features(b, Path::new(NAME)).is_ok(),
         |b| parse_npy_labels(b, Path::new(NAME)).is_ok(),
-        |b| parse_bin_features(b, Path::new(NAME), 1).is_ok(),
+        |b| parse_bin_features(b, Path::new(NAME), std::num::NonZeroUsize::MIN).is_ok(),
         |b| parse_text_labels(b, Path::new(NAME)).is_ok(),
     ];
     for (strategy, accepts) in valid_inputs().iter().zip(readers) {

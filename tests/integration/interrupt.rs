@@ -101,7 +101,7 @@ fn closed_stdout_ends_the_run_quietly_with_status_0() {
     let n = 200_000;
     let ids = (0..n as u32).flat_map(|i| [i, NONE]).collect();
     let sims = (0..n).flat_map(|_| [1.0, f32::NEG_INFINITY]).collect();
-    Knn { n, k: 2, ids, sims }.save(&s.path().join("cache.npz")).unwrap();
+    Knn::from_rows(2, ids, sims).unwrap().save(&s.path().join("cache.npz")).unwrap();
 
     let mut child = face_cluster()
         .current_dir(s.path())

@@ -2,6 +2,7 @@
 //! binary linking a static faiss).
 
 mod alloc;
+mod architecture;
 mod bad_input;
 mod common;
 mod determinism;

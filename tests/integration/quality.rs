@@ -48,8 +48,8 @@ fn explicit_k_and_min_sim_are_the_seed_and_so_is_the_seed_preset() {
     let (seed_labels, seed, _) = cluster(&["--k", "50", "--min-sim", "0.58"]);
     assert!(!seed.params.min_sim_auto && seed.auto_min_sim.is_none());
     assert_eq!((seed.params.k, seed.params.min_sim), (50, 0.58));
-    assert_eq!(seed.params.edges, face_cluster::edges::EdgeConfig::default());
-    assert_eq!(seed.params.lonely, face_cluster::lonely::Lonely::Own);
+    assert_eq!(seed.params.edges, face_cluster::config::EdgeConfig::default());
+    assert_eq!(seed.params.lonely, face_cluster::config::Lonely::Own);
     let (preset_labels, preset, _) = cluster(&["--preset", "seed"]);
     assert_eq!(preset_labels, seed_labels);
     assert_eq!((preset.params.min_sim, preset.params.min_sim_auto), (0.58, false));
@@ -76,10 +76,10 @@ fn strategy_options_reach_the_report() {
         "0.94",
     ]);
     let p = &report.params;
-    assert_eq!(p.edges.pruning, face_cluster::edges::Pruning::Snn);
-    assert_eq!(p.edges.weighting, face_cluster::edges::Weighting::Normalized);
-    assert_eq!(p.edges.min_snn, 0.3);
-    assert_eq!(p.lonely, face_cluster::lonely::Lonely::Attach);
+    assert_eq!(p.edges.pruning, face_cluster::config::Pruning::Snn);
+    assert_eq!(p.edges.weighting, face_cluster::config::Weighting::Normalized);
+    assert_eq!(p.edges.min_snn.get(), 0.3);
+    assert_eq!(p.lonely, face_cluster::config::Lonely::Attach);
     assert_eq!(p.flow, face_cluster::infomap::FlowModel::Undirected);
     assert!(stderr.contains("strategy: links snn, weights normalized, rows alone: attach"), "{stderr}");
     // ORL's people are far apart: this strategy recovers them too.

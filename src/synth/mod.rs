@@ -54,16 +54,12 @@
 //! output matrix, and the result depends on the seed and the parameters only, never on the
 //! number of threads.
 
-use std::fs;
-use std::io::{self, Write};
-use std::path::Path;
-
 use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::io::AtomicFile;
+use crate::config::not_a_similarity;
+use crate::error::{Error, Param, Result};
 use crate::rng::Rng;
 
 /// Rows generated from one random stream; the unit of parallel work. Fixed, so that the output
@@ -145,62 +141,60 @@ impl SynthConfig {
     /// out of range.
     pub fn validate(&self) -> Result<()> {
         if self.n == 0 {
-            return Err(Error::invalid("--n", "must be at least 1"));
+            return Err(Error::invalid(Param::Rows, "must be at least 1"));
         }
         if self.n > u32::MAX as usize {
-            return Err(Error::invalid("--n", format!("{} is more than {} rows", self.n, u32::MAX)));
+            return Err(Error::invalid(Param::Rows, format!("{} is more than {} rows", self.n, u32::MAX)));
         }
         if self.dim < 2 {
-            return Err(Error::invalid("--dim", "must be at least 2"));
+            return Err(Error::invalid(Param::Dim, "must be at least 2"));
         }
         if self.n.checked_mul(self.dim).and_then(|v| v.checked_mul(4)).is_none() {
-            return Err(Error::invalid("--n", format!("{} x {} values do not fit in memory", self.n, self.dim)));
+            return Err(Error::invalid(Param::Rows, format!("{} x {} values do not fit in memory", self.n, self.dim)));
         }
-        let finite_at_least = |name: &'static str, value: f64, min: f64| {
+        let finite_at_least = |name: Param, value: f64, min: f64| {
             if value.is_finite() && value >= min {
                 Ok(())
             } else {
                 Err(Error::invalid(name, format!("{value} must be a number at least {min}")))
             }
         };
-        finite_at_least("--mean-identity-size", self.mean_identity_size, 1.0)?;
-        finite_at_least("--identity-size-sigma", self.identity_size_sigma, 0.0)?;
-        finite_at_least("--noise", self.noise, 0.0)?;
-        finite_at_least("--quality-sigma", self.quality_sigma, 0.0)?;
+        finite_at_least(Param::MeanIdentitySize, self.mean_identity_size, 1.0)?;
+        finite_at_least(Param::IdentitySizeSigma, self.identity_size_sigma, 0.0)?;
+        finite_at_least(Param::Noise, self.noise, 0.0)?;
+        finite_at_least(Param::QualitySigma, self.quality_sigma, 0.0)?;
         if self.groups == 0 {
-            return Err(Error::invalid("--groups", "must be at least 1"));
+            return Err(Error::invalid(Param::Groups, "must be at least 1"));
         }
         if !(0.0..1.0).contains(&self.group_sim) {
-            return Err(Error::invalid("--group-sim", format!("{} is not in [0, 1)", self.group_sim)));
+            return Err(Error::invalid(Param::GroupSim, format!("{} is not in [0, 1)", self.group_sim)));
         }
-        let share = |name: &'static str, value: f64| {
+        let share = |name: Param, value: f64| {
             if (0.0..=1.0).contains(&value) {
                 Ok(())
             } else {
                 Err(Error::invalid(name, format!("{value} is not a share in [0, 1]")))
             }
         };
-        share("--lookalike-fraction", self.lookalike_fraction)?;
-        share("--junk-fraction", self.junk_fraction)?;
-        share("--mislabel-fraction", self.mislabel_fraction)?;
+        share(Param::LookalikeFraction, self.lookalike_fraction)?;
+        share(Param::JunkFraction, self.junk_fraction)?;
+        share(Param::MislabelFraction, self.mislabel_fraction)?;
         if self.junk_fraction + self.mislabel_fraction > 1.0 {
             return Err(Error::invalid(
-                "--mislabel-fraction",
+                Param::MislabelFraction,
                 "junk and mislabelled rows add up to more than all rows",
             ));
         }
-        let cosine = |name: &'static str, value: f64| {
-            if (-1.0..=1.0).contains(&value) {
-                Ok(())
-            } else {
-                Err(Error::invalid(name, format!("{value} is not a cosine similarity in [-1, 1]")))
+        for (param, value) in
+            [(Param::LookalikeMinSim, self.lookalike_min_sim), (Param::LookalikeMaxSim, self.lookalike_max_sim)]
+        {
+            if !(-1.0..=1.0).contains(&value) {
+                return Err(not_a_similarity(param, value));
             }
-        };
-        cosine("--lookalike-min-sim", self.lookalike_min_sim)?;
-        cosine("--lookalike-max-sim", self.lookalike_max_sim)?;
+        }
         if self.lookalike_min_sim > self.lookalike_max_sim {
             return Err(Error::invalid(
-                "--lookalike-max-sim",
+                Param::LookalikeMaxSim,
                 format!("{} is below --lookalike-min-sim {}", self.lookalike_max_sim, self.lookalike_min_sim),
             ));
         }
@@ -562,305 +556,8 @@ impl Synth {
     }
 }
 
-/// The four output files of `face-cluster synth`, created before the data is drawn so that a
-/// bad folder fails at once, and committed together.
-///
-/// - `feats.npy`: NumPy `float32`, shape `(n, dim)`, C order;
-/// - `feats.bin`: the same values as raw little-endian `float32`, row after row (the
-///   learn-to-cluster layout; read it with `--dim`);
-/// - `labels.meta`: one integer label per line;
-/// - `sources.meta`: the identity each row is an image of ([`Synth::sources`]), one per line,
-///   each junk row a label of its own (`identities + row`). Scoring it against `labels.meta`
-///   with `face-cluster eval` gives the best scores any clustering can reach on the features.
-///
-/// Each is written through [`AtomicFile`], so no partial file is ever left behind.
-#[derive(Debug)]
-pub struct SynthFiles {
-    npy: AtomicFile,
-    bin: AtomicFile,
-    labels: AtomicFile,
-    sources: AtomicFile,
-}
-
-impl SynthFiles {
-    /// Creates `dir` (and its parents) when missing, and the temporary files in it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] naming the folder or file that cannot be created.
-    pub fn create(dir: &Path) -> Result<Self> {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(SynthFiles {
-            npy: AtomicFile::create(&dir.join("feats.npy"))?,
-            bin: AtomicFile::create(&dir.join("feats.bin"))?,
-            labels: AtomicFile::create(&dir.join("labels.meta"))?,
-            sources: AtomicFile::create(&dir.join("sources.meta"))?,
-        })
-    }
-
-    /// Writes `synth` and renames the four files into place.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] naming the file that cannot be written.
-    pub fn write(mut self, synth: &Synth) -> Result<()> {
-        let (n, dim) = synth.features.dim();
-        let values = synth.features.as_slice().expect("generate() builds a standard-layout matrix");
-        let npy_path = self.npy.target().to_path_buf();
-        write_npy_header(&mut self.npy, n, dim).map_err(|e| Error::io(&npy_path, e))?;
-        // Each block is converted to bytes once and written to both feature files.
-        let mut bytes = vec![0u8; WRITE_BLOCK_VALUES * 4];
-        for block in values.chunks(WRITE_BLOCK_VALUES) {
-            let bytes = &mut bytes[..block.len() * 4];
-            for (out, value) in bytes.chunks_exact_mut(4).zip(block) {
-                out.copy_from_slice(&value.to_le_bytes());
-            }
-            self.npy.write_all(bytes).map_err(|e| Error::io(&npy_path, e))?;
-            let bin = &mut self.bin;
-            bin.write_all(bytes).map_err(|e| Error::io(bin.target(), e))?;
-        }
-        let labels = &mut self.labels;
-        crate::io::labels::write_text_labels(labels, &synth.labels).map_err(|e| Error::io(labels.target(), e))?;
-        let sources = &mut self.sources;
-        crate::io::labels::write_text_labels(sources, &sources_with_junk_apart(synth))
-            .map_err(|e| Error::io(sources.target(), e))?;
-        self.npy.commit()?;
-        self.bin.commit()?;
-        self.labels.commit()?;
-        self.sources.commit()
-    }
-}
-
-/// [`Synth::sources`] with each junk row its own label, `identities + row`: an image of no one
-/// is a cluster of its own in the best clustering, not one cluster of all junk.
-fn sources_with_junk_apart(synth: &Synth) -> Vec<u32> {
-    let identities = synth.identity_sizes.len();
-    let apart = |(row, &source): (usize, &u32)| {
-        if source == JUNK {
-            u32::try_from(identities + row).expect("identities and rows are counted in u32")
-        } else {
-            source
-        }
-    };
-    synth.sources.iter().enumerate().map(apart).collect()
-}
-
-/// Values converted and written per step: 1 MiB of bytes.
-const WRITE_BLOCK_VALUES: usize = 1 << 18;
-
-/// A version 1.0 `.npy` header for a C-order little-endian float32 `(n, dim)` array: magic,
-/// version, header length, then the dict padded with spaces so that the data starts at a
-/// multiple of 64 bytes, as NumPy writes it.
-fn write_npy_header(out: &mut impl Write, n: usize, dim: usize) -> io::Result<()> {
-    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {dim}), }}");
-    let unpadded = 10 + dict.len() + 1; // magic, version, length; dict; newline
-    let total = unpadded.div_ceil(64) * 64;
-    let header_len = u16::try_from(total - 10).expect("a 2-D shape's header is far below 64 KiB");
-    out.write_all(b"\x93NUMPY\x01\x00")?;
-    out.write_all(&header_len.to_le_bytes())?;
-    out.write_all(dict.as_bytes())?;
-    out.write_all(&vec![b' '; total - unpadded])?;
-    out.write_all(b"\n")
-}
-
+mod files;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::io::{load_features, read_labels, FeatureFormat, LoadOptions};
+mod tests;
 
-    fn small(seed: u64) -> SynthConfig {
-        SynthConfig { n: 3000, dim: 64, seed, ..SynthConfig::default() }
-    }
-
-    #[test]
-    fn same_seed_same_output_other_seed_differs() {
-        let a = generate(&small(7)).unwrap();
-        let b = generate(&small(7)).unwrap();
-        assert_eq!(a, b);
-        let c = generate(&small(8)).unwrap();
-        assert_ne!(a.features, c.features);
-        assert_ne!(a.identity_sizes, c.identity_sizes);
-    }
-
-    #[test]
-    fn output_does_not_depend_on_the_thread_count() {
-        let config = SynthConfig { n: 5 * ROWS_PER_BLOCK + 17, dim: 16, ..SynthConfig::default() };
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| generate(&config));
-        let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(|| generate(&config));
-        assert_eq!(one.unwrap(), four.unwrap());
-    }
-
-    #[test]
-    fn shapes_labels_and_unit_rows() {
-        let s = generate(&small(1)).unwrap();
-        assert_eq!(s.features.dim(), (3000, 64));
-        assert_eq!(s.labels.len(), 3000);
-        assert!(s.labels.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1), "labels are grouped, in order");
-        assert_eq!(*s.labels.last().unwrap() as usize + 1, s.stats.identities);
-        assert_eq!(s.identity_sizes.iter().map(|&x| x as usize).sum::<usize>(), 3000);
-        for row in s.features.rows() {
-            let norm = row.dot(&row).sqrt();
-            assert!((norm - 1.0).abs() < 1e-5, "{norm}");
-        }
-    }
-
-    #[test]
-    fn statistics_are_in_the_expected_ranges() {
-        let s = generate(&SynthConfig { n: 200_000, dim: 8, ..SynthConfig::default() }).unwrap();
-        let st = &s.stats;
-        // About 200000 / 68 = 2941 identities with a lognormal(sigma 0.8) law.
-        assert!((2600..3300).contains(&st.identities), "{st:?}");
-        assert!((60.0..76.0).contains(&st.mean_identity_size), "{st:?}");
-        assert!((40..60).contains(&st.median_identity_size), "median about 68 exp(-0.32) = 49: {st:?}");
-        assert!(st.max_identity_size > 300 && st.max_identity_size < 2000, "{st:?}");
-        assert!(st.min_identity_size < 10, "{st:?}");
-        let share = |count: usize| count as f64 / st.n as f64;
-        assert!((0.008..0.012).contains(&share(st.junk_rows)), "{st:?}");
-        assert!((0.017..0.023).contains(&share(st.mislabelled_rows)), "{st:?}");
-        let lookalikes = st.lookalike_identities as f64 / st.identities as f64;
-        assert!((0.07..0.13).contains(&lookalikes), "{st:?}");
-        // Sources agree with the counts: junk rows have none, mislabelled rows another's.
-        assert_eq!(s.sources.iter().filter(|&&x| x == JUNK).count(), st.junk_rows);
-        let other = s.sources.iter().zip(&s.labels).filter(|(&x, &l)| x != JUNK && x != l).count();
-        assert_eq!(other, st.mislabelled_rows);
-        assert!(s.sources.iter().all(|&x| x == JUNK || (x as usize) < st.identities));
-    }
-
-    #[test]
-    fn similarities_look_like_arcface_embeddings() {
-        let s = generate(&SynthConfig { n: 20_000, ..SynthConfig::default() }).unwrap();
-        let sims = s.similarity_summary(20_000, 1);
-        let (same, diff) = (&sims.same_label, &sims.different_label);
-        assert_eq!((same.pairs, diff.pairs), (20_000, 20_000));
-        assert!((0.62..0.76).contains(&same.p50), "{same:?}");
-        // Junk and mislabelled rows (3 %) make the low tail of same-label pairs.
-        assert!(same.p01 < 0.2 && same.p95 < 0.9, "{same:?}");
-        // Near 0, with a tail from identities of one attribute group and look-alikes.
-        assert!(diff.mean.abs() < 0.02 && diff.p50.abs() < 0.02, "{diff:?}");
-        assert!(diff.p99 > 0.15 && diff.p99 < 0.35 && diff.p01 > -0.25, "{diff:?}");
-    }
-
-    #[test]
-    fn lookalike_centres_sit_at_the_drawn_cosine() {
-        // Noise-free images are their centres: every pair is the cosine of two centres.
-        let config = SynthConfig {
-            n: 400,
-            dim: 128,
-            mean_identity_size: 1.0,
-            identity_size_sigma: 0.0,
-            noise: 0.0,
-            group_sim: 0.0,
-            lookalike_fraction: 1.0,
-            lookalike_min_sim: 0.6,
-            lookalike_max_sim: 0.6,
-            junk_fraction: 0.0,
-            mislabel_fraction: 0.0,
-            ..SynthConfig::default()
-        };
-        let s = generate(&config).unwrap();
-        assert_eq!((s.stats.identities, s.stats.lookalike_identities), (400, 399));
-        // Each identity i > 0 has one earlier identity at cosine 0.6.
-        for i in 1..400 {
-            let best = (0..i).map(|j| s.features.row(i).dot(&s.features.row(j))).fold(f32::MIN, f32::max);
-            assert!((best - 0.6).abs() < 1e-4, "identity {i}: closest earlier centre at {best}");
-        }
-    }
-
-    #[test]
-    fn identities_of_one_group_share_its_direction() {
-        let config = SynthConfig {
-            n: 100,
-            dim: 256,
-            mean_identity_size: 1.0,
-            identity_size_sigma: 0.0,
-            noise: 0.0,
-            groups: 1,
-            group_sim: 0.5,
-            lookalike_fraction: 0.0,
-            junk_fraction: 0.0,
-            mislabel_fraction: 0.0,
-            ..SynthConfig::default()
-        };
-        let s = generate(&config).unwrap();
-        let sims = s.similarity_summary(1000, 2).different_label;
-        assert!((sims.mean - 0.5).abs() < 0.02 && sims.p01 > 0.35 && sims.p99 < 0.65, "{sims:?}");
-        let independent = generate(&SynthConfig { group_sim: 0.0, ..config }).unwrap();
-        let sims = independent.similarity_summary(1000, 2).different_label;
-        assert!(sims.mean.abs() < 0.02 && sims.p99 < 0.2, "{sims:?}");
-    }
-
-    #[test]
-    fn no_noise_means_one_point_per_identity() {
-        let config =
-            SynthConfig { n: 500, dim: 32, noise: 0.0, junk_fraction: 0.0, mislabel_fraction: 0.0, ..small(3) };
-        let s = generate(&config).unwrap();
-        for (i, row) in s.features.rows().into_iter().enumerate().skip(1) {
-            if s.labels[i] == s.labels[i - 1] {
-                assert_eq!(row, s.features.row(i - 1));
-            }
-        }
-    }
-
-    #[test]
-    fn files_round_trip_through_the_readers() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("new").join("synth");
-        let s = generate(&SynthConfig { n: 777, dim: 24, ..SynthConfig::default() }).unwrap();
-        SynthFiles::create(&out).unwrap().write(&s).unwrap();
-        let keep = LoadOptions { normalize: false, ..LoadOptions::default() };
-        let npy = load_features(&out.join("feats.npy"), &keep).unwrap();
-        assert_eq!(npy.view(), s.features.view());
-        let bin_options = LoadOptions { format: Some(FeatureFormat::Bin), dim: 24, normalize: false };
-        let bin = load_features(&out.join("feats.bin"), &bin_options).unwrap();
-        assert_eq!(bin.view(), s.features.view());
-        let labels = read_labels(&out.join("labels.meta")).unwrap();
-        assert_eq!(labels, s.labels.iter().map(|&l| i64::from(l)).collect::<Vec<_>>());
-        let npy_bytes = fs::read(out.join("feats.npy")).unwrap();
-        assert_eq!((npy_bytes.len() - 777 * 24 * 4) % 64, 0, "data starts on a 64-byte boundary");
-        let sources = read_labels(&out.join("sources.meta")).unwrap();
-        let identities = s.identity_sizes.len();
-        let junk = s.sources.iter().filter(|&&x| x == JUNK).count();
-        assert!(junk > 0, "the default junk share draws some junk rows in 777");
-        for (row, (&written, &source)) in sources.iter().zip(&s.sources).enumerate() {
-            let expected = if source == JUNK { identities + row } else { source as usize };
-            assert_eq!(written, expected as i64, "row {row}");
-        }
-        assert_eq!(fs::read_dir(&out).unwrap().count(), 4, "no temporary files left");
-    }
-
-    #[test]
-    fn dropped_files_leave_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        drop(SynthFiles::create(dir.path()).unwrap());
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn bad_parameters_are_named() {
-        let cases: [(SynthConfig, &str); 10] = [
-            (SynthConfig { n: 0, ..small(1) }, "--n"),
-            (SynthConfig { dim: 1, ..small(1) }, "--dim"),
-            (SynthConfig { mean_identity_size: 0.5, ..small(1) }, "--mean-identity-size"),
-            (SynthConfig { noise: f64::NAN, ..small(1) }, "--noise"),
-            (SynthConfig { quality_sigma: -1.0, ..small(1) }, "--quality-sigma"),
-            (SynthConfig { groups: 0, ..small(1) }, "--groups"),
-            (SynthConfig { group_sim: 1.0, ..small(1) }, "--group-sim"),
-            (SynthConfig { junk_fraction: 1.5, ..small(1) }, "--junk-fraction"),
-            (SynthConfig { junk_fraction: 0.6, mislabel_fraction: 0.6, ..small(1) }, "--mislabel-fraction"),
-            (SynthConfig { lookalike_min_sim: 0.8, lookalike_max_sim: 0.7, ..small(1) }, "--lookalike-max-sim"),
-        ];
-        for (config, option) in cases {
-            let e = generate(&config).unwrap_err();
-            assert!(matches!(e, Error::InvalidParameter { name, .. } if name == option), "{option}: {e}");
-        }
-    }
-
-    #[test]
-    fn one_identity_has_no_mislabelled_rows() {
-        let config = SynthConfig { n: 50, dim: 8, mean_identity_size: 1000.0, identity_size_sigma: 0.0, ..small(1) };
-        let s = generate(&config).unwrap();
-        assert_eq!((s.stats.identities, s.stats.mislabelled_rows), (1, 0));
-        let sims = s.similarity_summary(10, 0);
-        assert_eq!((sims.same_label.pairs, sims.different_label.pairs), (10, 0));
-    }
-}
+pub use files::{write_synth, SynthFiles, SynthRun};

@@ -1,7 +1,8 @@
-//! Cluster labels from Infomap's modules, and what becomes of rows left alone.
+//! Cluster labels from Infomap's modules, what becomes of rows left alone, and cluster sizes.
 //!
-//! The seed makes every row without a kept out-link a cluster of its own, whatever Infomap did
-//! with it ([`Lonely::Own`], [`crate::pipeline::cluster_labels`]). Two more rules:
+//! Clusters are numbered `0..` by decreasing size, ties by smallest member row
+//! ([`number_by_size`]). The seed makes every row without a kept out-link a cluster of its own,
+//! whatever Infomap did with it ([`Lonely::Own`]). Two more rules:
 //!
 //! - [`Lonely::Infomap`] keeps Infomap's module for every row. Under directed flow a row whose
 //!   only links point *into* a module can sit in it.
@@ -14,36 +15,9 @@
 //!   lonely row has one pointer, and a chain ends in one cluster or closes on itself (a few
 //!   lonely rows pointing at each other become one cluster).
 
-use serde::{Deserialize, Serialize};
-
+use crate::config::Lonely;
 use crate::graph::Graph;
 use crate::infomap::Partition;
-use crate::pipeline::number_by_size;
-
-/// What becomes of rows left alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Lonely {
-    /// A row without kept out-links is a cluster of its own (the seed's rule).
-    #[default]
-    Own,
-    /// Every row takes Infomap's module.
-    Infomap,
-    /// The seed's rule, then rows alone in their cluster that have out-links join their
-    /// strongest out-link's cluster.
-    Attach,
-}
-
-impl Lonely {
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Lonely::Own => "own",
-            Lonely::Infomap => "infomap",
-            Lonely::Attach => "attach",
-        }
-    }
-}
 
 /// Cluster labels, numbered `0..` by decreasing cluster size (ties by smallest member row).
 ///
@@ -101,6 +75,55 @@ pub fn assign_labels(partition: &Partition, graph: &Graph, lonely: Lonely) -> Ve
     number_by_size(&labels)
 }
 
+/// Renumbers arbitrary cluster ids `0..` by decreasing cluster size, ties by smallest member.
+pub fn number_by_size(assignment: &[u32]) -> Vec<u32> {
+    let count = assignment.iter().map(|&a| a as usize + 1).max().unwrap_or(0);
+    let mut size = vec![0u32; count];
+    let mut first = vec![u32::MAX; count];
+    for (i, &a) in assignment.iter().enumerate() {
+        size[a as usize] += 1;
+        first[a as usize] = first[a as usize].min(i as u32);
+    }
+    let mut order: Vec<u32> = (0..count as u32).filter(|&c| size[c as usize] > 0).collect();
+    order.sort_unstable_by_key(|&c| (std::cmp::Reverse(size[c as usize]), first[c as usize]));
+    let mut rank = vec![0u32; count];
+    for (r, &c) in order.iter().enumerate() {
+        rank[c as usize] = r as u32;
+    }
+    assignment.iter().map(|&a| rank[a as usize]).collect()
+}
+
+/// The size of every cluster of dense labels `0..`: `sizes[c]` rows carry label `c`.
+pub fn cluster_sizes(labels: &[u32]) -> Vec<usize> {
+    let count = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    let mut sizes = vec![0usize; count];
+    labels.iter().for_each(|&l| sizes[l as usize] += 1);
+    sizes
+}
+
+/// Counts of a clustering with dense labels numbered by decreasing size ([`number_by_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClusterCounts {
+    /// Clusters.
+    pub clusters: usize,
+    /// Clusters of one row.
+    pub singletons: usize,
+    /// Rows in the largest cluster.
+    pub largest: usize,
+}
+
+impl ClusterCounts {
+    /// The counts of `labels` (numbered by decreasing size, so cluster 0 is the largest).
+    pub fn of(labels: &[u32]) -> Self {
+        let sizes = cluster_sizes(labels);
+        ClusterCounts {
+            clusters: sizes.len(),
+            singletons: sizes.iter().filter(|&&s| s == 1).count(),
+            largest: sizes.first().copied().unwrap_or(0),
+        }
+    }
+}
+
 fn find(parent: &mut [u32], mut x: u32) -> u32 {
     while parent[x as usize] != x {
         let up = parent[parent[x as usize] as usize];
@@ -121,7 +144,6 @@ fn union(parent: &mut [u32], a: u32, b: u32) {
 mod tests {
     use super::*;
     use crate::infomap::{Infomap, InfomapConfig};
-    use crate::pipeline::cluster_labels;
 
     fn graph(n: usize, links: &[(u32, u32, f32)]) -> Graph {
         let mut offsets = vec![0usize; n + 1];
@@ -133,7 +155,35 @@ mod tests {
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
-        Graph { offsets, targets: sorted.iter().map(|l| l.1).collect(), weights: sorted.iter().map(|l| l.2).collect() }
+        let (targets, weights) = (sorted.iter().map(|l| l.1).collect(), sorted.iter().map(|l| l.2).collect());
+        Graph::from_csr(offsets, targets, weights).unwrap()
+    }
+
+    /// The seed's rule written naively: a row without out-links is its own cluster, the others
+    /// take their module; numbered by size.
+    fn seed_labels(partition: &Partition, graph: &Graph) -> Vec<u32> {
+        let mut next_own = partition.num_modules as u32;
+        let assignment: Vec<u32> = (0..graph.n())
+            .map(|i| {
+                if graph.has_out_links(i) {
+                    partition.modules[i]
+                } else {
+                    next_own += 1;
+                    next_own - 1
+                }
+            })
+            .collect();
+        number_by_size(&assignment)
+    }
+
+    #[test]
+    fn clusters_are_numbered_by_size_then_first_row() {
+        assert_eq!(number_by_size(&[7, 3, 3, 9, 7, 7, 9]), vec![0, 1, 1, 2, 0, 0, 2]);
+        assert_eq!(number_by_size(&[5, 4]), vec![0, 1]);
+        assert_eq!(number_by_size(&[]), Vec::<u32>::new());
+        assert_eq!(cluster_sizes(&[0, 1, 0, 2, 0]), [3, 1, 1]);
+        assert_eq!(ClusterCounts::of(&[0, 1, 0, 2, 0]), ClusterCounts { clusters: 3, singletons: 2, largest: 3 });
+        assert_eq!(ClusterCounts::of(&[]), ClusterCounts::default());
     }
 
     fn partition(modules: &[u32]) -> Partition {
@@ -150,7 +200,7 @@ mod tests {
         // Rows 0-2 a module; 3 has no out-link; 4 points at 0 but Infomap left it alone.
         let g = graph(5, &[(0, 1, 1.0), (1, 2, 1.0), (2, 0, 1.0), (4, 0, 0.9), (0, 3, 0.5)]);
         let p = partition(&[0, 0, 0, 0, 1]);
-        assert_eq!(assign_labels(&p, &g, Lonely::Own), cluster_labels(&p, &g));
+        assert_eq!(assign_labels(&p, &g, Lonely::Own), seed_labels(&p, &g));
         assert_eq!(assign_labels(&p, &g, Lonely::Own), [0, 0, 0, 1, 2]);
         assert_eq!(assign_labels(&p, &g, Lonely::Infomap), [0, 0, 0, 0, 1]);
         assert_eq!(assign_labels(&p, &g, Lonely::Attach), [0, 0, 0, 1, 0]);

@@ -1,0 +1,487 @@
+//! The configuration of a run, at the bottom of the flow: every choice the stages take, in
+//! types that hold only valid values.
+//!
+//! A value with a range has a checked type ([`Similarity`], [`Share`], [`K`],
+//! [`std::num::NonZeroUsize`]): it is checked once, when it is made (by the command line's
+//! parsing, or by a library user), and every stage downstream takes it as it is. Each range's
+//! message is written once, in this module. Structural choices are enums, so that impossible
+//! combinations cannot be written down: a run reads either features or a cached k-NN table
+//! ([`Source`]), and only a search can have its recall checked.
+//!
+//! The stages own their algorithms, this module their settings:
+//!
+//! | setting | used by |
+//! |---|---|
+//! | [`LoadOptions`] | [`crate::io::load_features`] |
+//! | [`KnnConfig`] | [`crate::knn::search_knn`] |
+//! | [`MinSim`] | [`crate::threshold`] (when `Auto`) |
+//! | [`EdgeConfig`] | [`crate::edges::build_edges`] |
+//! | [`Lonely`] | [`crate::labels::assign_labels`] |
+//! | [`Optimizer`] + [`Strategy::flow`] | [`crate::infomap::Infomap`] |
+//! | [`RunConfig`] | [`crate::pipeline::run`], the main job |
+//!
+//! [`Preset`] names two complete sets of choices:
+//!
+//! | preset | k | min_sim | links kept | weights | flow | rows alone |
+//! |---|---|---|---|---|---|---|
+//! | `seed` | 50 | 0.58 | threshold | similarity | directed | own cluster |
+//! | `best` | 50 | auto | threshold | similarity | directed | own cluster |
+//!
+//! `seed` is face-cluster-by-infomap's setting, exactly. `best` is the combination that scored
+//! best across the data sets measured in `docs/quality.md` (all of them, not one): the seed's
+//! graph at a threshold read off the data ([`crate::threshold`]). The other strategies
+//! (adaptive cuts, shared-neighbour scores, normalised weights, undirected flow, attaching lonely
+//! rows) are available as options; the document gives their scores and why none won.
+
+mod values;
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub(crate) use values::not_a_similarity;
+pub use values::{at_least_one, Share, Similarity, K};
+
+use crate::error::{Error, Param, Result};
+use crate::infomap::{FlowModel, InfomapConfig};
+
+/// Feature file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureFormat {
+    /// NumPy `.npy`, 2-D; see [`crate::io::npy`].
+    Npy,
+    /// Raw little-endian float32 rows of [`LoadOptions::dim`] values; see [`crate::io::bin`].
+    Bin,
+}
+
+/// How to read a feature file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOptions {
+    /// Explicit format; `None` picks it from the extension (`.npy` or `.bin`). Required for stdin.
+    pub format: Option<FeatureFormat>,
+    /// Row length of a raw `.bin` file, in float32 values (`--dim`). Default 256.
+    pub dim: NonZeroUsize,
+    /// Scale rows to unit L2 norm. Default true.
+    pub normalize: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { format: None, dim: NonZeroUsize::new(256).expect("256 is not 0"), normalize: true }
+    }
+}
+
+/// The [`KnnConfig::index`] that picks the index from the number of rows (see
+/// [`crate::knn::resolve`]).
+pub const AUTO_INDEX: &str = "auto";
+
+/// How to search.
+///
+/// The defaults are those of the face-cluster-by-infomap method, 50 neighbours (the row itself
+/// included), with the index chosen by size ([`AUTO_INDEX`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnnConfig {
+    /// Neighbours per row, the row itself included (faiss returns it first), as in the seed.
+    /// Must also be smaller than the number of rows, which the search checks. Default 50.
+    pub k: K,
+    /// faiss `index_factory` string, `IVFJoin<nlist>` (the crate's inverted-file self-join), or
+    /// [`AUTO_INDEX`] (the default) to choose by size. `Flat` is exact. Examples:
+    /// `IVF1024,Flat`, `HNSW32`.
+    pub index: String,
+    /// Inverted lists probed per query by IVF indexes (faiss's `nprobe`; faiss's own default
+    /// is 1), or per list by `IVFJoin`. `None` leaves the index's default. Setting it for an
+    /// index without inverted lists is an error.
+    pub nprobe: Option<NonZeroUsize>,
+    /// Candidate list size of HNSW searches (faiss's `efSearch`; faiss's own default is 16).
+    /// `None` leaves faiss's value. Setting it for an index that is not HNSW is an error.
+    pub ef_search: Option<NonZeroUsize>,
+    /// Query rows per faiss search call. Bounds the memory of faiss's output (12 bytes per
+    /// neighbour) and sets the progress granularity. Default 16384.
+    pub batch_rows: NonZeroUsize,
+    /// Training rows for indexes that need training (IVF, PQ, ...): all rows when there are
+    /// at most this many, else an evenly strided subsample of this size. Default 1048576.
+    pub max_train_rows: usize,
+}
+
+impl Default for KnnConfig {
+    fn default() -> Self {
+        KnnConfig {
+            k: K::SEED,
+            index: AUTO_INDEX.to_string(),
+            nprobe: None,
+            ef_search: None,
+            batch_rows: NonZeroUsize::new(16384).expect("16384 is not 0"),
+            max_train_rows: 1 << 20,
+        }
+    }
+}
+
+/// How `min_sim` is chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MinSim {
+    /// This value.
+    Fixed(Similarity),
+    /// Read off the k-NN table ([`crate::threshold::auto_min_sim`]).
+    Auto,
+}
+
+impl Default for MinSim {
+    /// The seed's 0.58.
+    fn default() -> Self {
+        MinSim::Fixed(Similarity::SEED)
+    }
+}
+
+impl MinSim {
+    /// Reads `auto` or a cosine similarity in `[-1, 1]`: [`MinSim::parse_number`], then
+    /// [`MinSim::from_number`].
+    ///
+    /// # Errors
+    ///
+    /// As those two.
+    pub fn parse(text: &str) -> Result<MinSim> {
+        MinSim::from_number(MinSim::parse_number(text)?)
+    }
+
+    /// Reads `auto` (`None`, any letter case) or a number, without checking its range: the
+    /// syntax step of [`MinSim::parse`], for parsers that report syntax and range apart.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for [`Param::MinSim`]: `'x' is neither 'auto' nor a number`.
+    pub fn parse_number(text: &str) -> Result<Option<f32>> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("auto") {
+            return Ok(None);
+        }
+        text.parse::<f32>()
+            .map(Some)
+            .map_err(|_| Error::invalid(Param::MinSim, format!("'{text}' is neither 'auto' nor a number")))
+    }
+
+    /// `Auto` for `None`, else the number as a [`Similarity`].
+    ///
+    /// # Errors
+    ///
+    /// The range message of [`Similarity::new`].
+    pub fn from_number(value: Option<f32>) -> Result<MinSim> {
+        match value {
+            None => Ok(MinSim::Auto),
+            Some(v) => Similarity::new(Param::MinSim, v).map(MinSim::Fixed),
+        }
+    }
+}
+
+impl fmt::Display for MinSim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MinSim::Fixed(v) => write!(f, "{v}"),
+            MinSim::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+/// Which links of a k-NN row to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pruning {
+    /// Every neighbour with similarity `>= min_sim` (the seed's rule).
+    #[default]
+    Threshold,
+    /// Neighbours before the row's own cut ([`crate::edges::adaptive_cut`]), and `>= min_sim`.
+    Adaptive,
+    /// Neighbours `>= min_sim` whose shared-neighbour score is `>= min_snn`.
+    Snn,
+}
+
+impl Pruning {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pruning::Threshold => "threshold",
+            Pruning::Adaptive => "adaptive",
+            Pruning::Snn => "snn",
+        }
+    }
+}
+
+/// The weight of a kept link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weighting {
+    /// Cosine similarity (the seed's weight).
+    #[default]
+    Sim,
+    /// Similarity divided by the sum of the row's kept similarities.
+    Normalized,
+    /// Shared-neighbour score (see [`crate::edges`]).
+    Snn,
+}
+
+impl Weighting {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Weighting::Sim => "sim",
+            Weighting::Normalized => "normalized",
+            Weighting::Snn => "snn",
+        }
+    }
+}
+
+/// How [`crate::edges::build_edges`] turns a k-NN table into links, besides `k` and `min_sim`.
+/// The default is the seed's rule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Which links to keep. Default [`Pruning::Threshold`].
+    pub pruning: Pruning,
+    /// Their weights. Default [`Weighting::Sim`].
+    pub weighting: Weighting,
+    /// [`Pruning::Snn`] keeps links scoring at least this. Default 0.2.
+    pub min_snn: Share,
+    /// [`Pruning::Adaptive`] cuts only where the drop stands out of the tail by at least this
+    /// many standard deviations; rows without such a drop keep every neighbour above `min_sim`.
+    /// Default 3.
+    pub min_cut_z: f32,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        EdgeConfig { pruning: Pruning::Threshold, weighting: Weighting::Sim, min_snn: Share::MIN_SNN, min_cut_z: 3.0 }
+    }
+}
+
+/// What becomes of rows left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lonely {
+    /// A row without kept out-links is a cluster of its own (the seed's rule).
+    #[default]
+    Own,
+    /// Every row takes Infomap's module.
+    Infomap,
+    /// The seed's rule, then rows alone in their cluster that have out-links join their
+    /// strongest out-link's cluster.
+    Attach,
+}
+
+impl Lonely {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lonely::Own => "own",
+            Lonely::Infomap => "infomap",
+            Lonely::Attach => "attach",
+        }
+    }
+}
+
+/// The choices after the k-NN table that a sweep varies, besides `k` and `min_sim`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Strategy {
+    /// Which links are kept and their weights.
+    pub edges: EdgeConfig,
+    /// Infomap's flow model.
+    pub flow: FlowModel,
+    /// What becomes of rows left alone.
+    pub lonely: Lonely,
+}
+
+impl Strategy {
+    /// A short name: `pruning/weighting/flow/lonely`, e.g. `threshold/sim/directed/own`.
+    pub fn label(&self) -> String {
+        format!("{}/{}/{}/{}", self.edges.pruning.name(), self.edges.weighting.name(), self.flow, self.lonely.name())
+    }
+}
+
+/// Infomap's search effort: independent trials and the seed of the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Optimizer {
+    /// Independent trials; the lowest codelength wins. Default 1.
+    pub trials: NonZeroUsize,
+    /// Random seed; trial `t` uses `seed + t`. Default 123.
+    pub seed: u64,
+}
+
+impl Default for Optimizer {
+    fn default() -> Self {
+        Optimizer { trials: NonZeroUsize::MIN, seed: 123 }
+    }
+}
+
+impl Optimizer {
+    /// Infomap's settings for `flow`, with these trials and seed and the reference's defaults
+    /// for the rest.
+    pub fn infomap(&self, flow: FlowModel) -> InfomapConfig {
+        InfomapConfig { flow_model: flow, trials: self.trials.get(), seed: self.seed, ..InfomapConfig::default() }
+    }
+}
+
+/// A named, complete set of choices (see the [module documentation](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// face-cluster-by-infomap exactly: k 50, min_sim 0.58, the seed's graph, directed flow,
+    /// rows without links on their own.
+    #[default]
+    Seed,
+    /// The strongest combination measured: the seed's graph at an automatic threshold.
+    Best,
+}
+
+impl Preset {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Seed => "seed",
+            Preset::Best => "best",
+        }
+    }
+
+    /// Neighbour slots per row, self included.
+    pub fn k(self) -> K {
+        K::SEED
+    }
+
+    /// The threshold.
+    pub fn min_sim(self) -> MinSim {
+        match self {
+            Preset::Seed => MinSim::Fixed(Similarity::SEED),
+            Preset::Best => MinSim::Auto,
+        }
+    }
+
+    /// Links, flow and lonely rows.
+    pub fn strategy(self) -> Strategy {
+        Strategy::default()
+    }
+}
+
+/// Where the k-NN table comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// Search the rows of this feature file (`-` = stdin).
+    Features {
+        /// The feature file.
+        path: PathBuf,
+        /// Also measure the search's edge recall on this many sampled rows
+        /// ([`crate::knn::check_recall`], seeded with the Infomap seed).
+        recall_sample: Option<NonZeroUsize>,
+    },
+    /// Read the table from a file written by `face-cluster knn` ([`crate::knn::Knn::save`]).
+    KnnCache(PathBuf),
+}
+
+/// The inputs of a run: the table's source, how features are read, and the ground truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputConfig {
+    /// Features to search, or a cached table.
+    pub source: Source,
+    /// How to read the features (unused with a cached table, but reported).
+    pub load: LoadOptions,
+    /// Ground-truth labels for the evaluation.
+    pub truth: Option<PathBuf>,
+}
+
+impl InputConfig {
+    /// Reads `path` with the default options, no ground truth.
+    pub fn features(path: impl Into<PathBuf>) -> Self {
+        InputConfig {
+            source: Source::Features { path: path.into(), recall_sample: None },
+            load: LoadOptions::default(),
+            truth: None,
+        }
+    }
+
+    /// The feature file, when the table is searched.
+    pub fn features_path(&self) -> Option<&PathBuf> {
+        match &self.source {
+            Source::Features { path, .. } => Some(path),
+            Source::KnnCache(_) => None,
+        }
+    }
+
+    /// The cached table, when one is read.
+    pub fn knn_cache(&self) -> Option<&PathBuf> {
+        match &self.source {
+            Source::KnnCache(path) => Some(path),
+            Source::Features { .. } => None,
+        }
+    }
+}
+
+/// Everything the main job needs to know ([`crate::pipeline::run`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// Features (or a cached table) and ground truth.
+    pub input: InputConfig,
+    /// The search; `knn.k` is also the number of slots used from a cached table.
+    pub knn: KnnConfig,
+    /// Keep links with similarity at least this, or pick it from the table.
+    pub min_sim: MinSim,
+    /// Links kept, weights, flow model, rows alone.
+    pub strategy: Strategy,
+    /// Infomap's trials and seed.
+    pub optimizer: Optimizer,
+}
+
+impl RunConfig {
+    /// The seed's method (k 50, min_sim 0.58, the seed's graph, directed flow, lonely rows on
+    /// their own) on `input`.
+    pub fn seed(input: InputConfig) -> Self {
+        Self::preset(Preset::Seed, input)
+    }
+
+    /// The choices of `preset` on `input`, with the default search and optimiser.
+    pub fn preset(preset: Preset, input: InputConfig) -> Self {
+        RunConfig {
+            input,
+            knn: KnnConfig { k: preset.k(), ..KnnConfig::default() },
+            min_sim: preset.min_sim(),
+            strategy: preset.strategy(),
+            optimizer: Optimizer::default(),
+        }
+    }
+
+    /// Infomap's settings for this run.
+    pub fn infomap(&self) -> InfomapConfig {
+        self.optimizer.infomap(self.strategy.flow)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_sim_parses_auto_and_checks_numbers() {
+        assert_eq!(MinSim::parse("auto").unwrap(), MinSim::Auto);
+        assert_eq!(MinSim::parse(" AUTO ").unwrap(), MinSim::Auto);
+        assert_eq!(MinSim::parse("0.58").unwrap(), MinSim::Fixed(Similarity::SEED));
+        assert_eq!(MinSim::parse("-0.2").unwrap().to_string(), "-0.2");
+        for (bad, message) in [
+            ("x", "invalid --min-sim: 'x' is neither 'auto' nor a number"),
+            ("", "invalid --min-sim: '' is neither 'auto' nor a number"),
+            ("1.5", "invalid --min-sim: 1.5 is not a cosine similarity in [-1, 1]"),
+            ("nan", "invalid --min-sim: NaN is not a cosine similarity in [-1, 1]"),
+        ] {
+            assert_eq!(MinSim::parse(bad).unwrap_err().to_string(), message, "{bad}");
+        }
+        assert_eq!(MinSim::Auto.to_string(), "auto");
+    }
+
+    #[test]
+    fn presets() {
+        let input = InputConfig::features("f.npy");
+        let seed = RunConfig::seed(input.clone());
+        assert_eq!((seed.knn.k.get(), seed.min_sim), (50, MinSim::Fixed(Similarity::SEED)));
+        assert_eq!(seed.strategy, Strategy::default());
+        assert_eq!(RunConfig::preset(Preset::Best, input).min_sim, MinSim::Auto);
+        assert_eq!(Strategy::default().label(), "threshold/sim/directed/own");
+        assert_eq!(seed.infomap(), InfomapConfig::default());
+    }
+}

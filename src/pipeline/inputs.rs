@@ -1,0 +1,103 @@
+//! The input stage shared by the main job and sweeps: ground truth, then the k-NN table.
+
+use std::path::Path;
+
+use crate::config::{InputConfig, KnnConfig, Source};
+use crate::error::{Error, Param, Result};
+use crate::features::Features;
+use crate::io::{load_features, read_labels};
+use crate::knn::{search_knn, Knn, SearchStats};
+use crate::measure::Stages;
+use crate::report::{StagePeakRss, Timings};
+
+/// The inputs of the clustering stages, read and checked.
+#[derive(Debug)]
+pub struct Inputs {
+    /// The k-NN table: searched, or read from the cache.
+    pub knn: Knn,
+    /// Feature dimension; `None` when the table came from a cache.
+    pub dim: Option<usize>,
+    /// Ground-truth labels, one per row, when [`InputConfig::truth`] is given.
+    pub truth: Option<Vec<i64>>,
+    /// The search's resolved index and times; `None` when the table came from a cache.
+    pub search: Option<SearchStats>,
+    /// The features, when asked to keep them (for a recall check) and searched.
+    pub features: Option<Features>,
+    /// Seconds of `load`, `knn` and `knn_build`.
+    pub timings: Timings,
+    /// Peak memory of `load` and `knn`.
+    pub peak_rss: StagePeakRss,
+}
+
+/// Reads the ground truth (first, so a bad label file fails before the expensive stages),
+/// then the cached k-NN table, or the features, which it searches with `knn`. Keeps the
+/// features when `keep_features`.
+///
+/// # Errors
+///
+/// Any input, parameter or faiss error, naming the file or option; a cached table with fewer
+/// than `knn.k` slots, or not more rows than that, is an [`Error::InvalidParameter`] for `--k`;
+/// ground truth of the wrong length an [`Error::CountMismatch`].
+pub fn load_inputs(
+    input: &InputConfig,
+    knn: &KnnConfig,
+    keep_features: bool,
+    stages: &mut Stages<'_>,
+) -> Result<Inputs> {
+    let truth = match &input.truth {
+        Some(path) => Some((path.as_path(), read_labels(path)?)),
+        None => None,
+    };
+    let mut timings = Timings::default();
+    let mut peak_rss = StagePeakRss::default();
+    let k = knn.k.get();
+    let (table, dim, search, features) = match &input.source {
+        Source::KnnCache(cache) => {
+            let (table, measured) = stages.run(Some(("load k-NN", None)), || Knn::load(cache));
+            let table = table?;
+            (timings.load, peak_rss.load) = (measured.secs, measured.peak_rss);
+            if k > table.k() {
+                return Err(Error::invalid(
+                    Param::K,
+                    format!("{k} is more than the {} neighbours stored in {}", table.k(), cache.display()),
+                ));
+            }
+            // As for a search: k counts the row itself, so k >= n is no k-NN.
+            if k >= table.n() {
+                return Err(Error::invalid(
+                    Param::K,
+                    format!("k = {k} must be smaller than the number of rows ({}) of {}", table.n(), cache.display()),
+                ));
+            }
+            check_truth_count(&truth, table.n(), cache)?;
+            (table, None, None, None)
+        }
+        Source::Features { path, .. } => {
+            let (features, measured) = stages.run(Some(("load", None)), || load_features(path, &input.load));
+            let features = features?;
+            (timings.load, peak_rss.load) = (measured.secs, measured.peak_rss);
+            check_truth_count(&truth, features.n(), path)?;
+            let progress = stages.progress();
+            let (searched, measured) = stages.run(None, || search_knn(&features, knn, progress));
+            let (table, stats) = searched?;
+            (timings.knn, timings.knn_build, peak_rss.knn) = (measured.secs, stats.build_secs, measured.peak_rss);
+            let dim = features.dim();
+            (table, Some(dim), Some(stats), keep_features.then_some(features))
+        }
+    };
+    let truth = truth.map(|(_, labels)| labels);
+    Ok(Inputs { knn: table, dim, truth, search, features, timings, peak_rss })
+}
+
+fn check_truth_count(truth: &Option<(&Path, Vec<i64>)>, n: usize, source: &Path) -> Result<()> {
+    match truth {
+        Some((path, labels)) if labels.len() != n => Err(Error::CountMismatch {
+            path: path.to_path_buf(),
+            what: "labels",
+            got: labels.len(),
+            expected: n,
+            reason: format!("one per row of {}", source.display()),
+        }),
+        _ => Ok(()),
+    }
+}
