@@ -30,6 +30,7 @@ mod buckets;
 pub mod edges;
 pub mod error;
 pub mod features;
+pub mod gpu;
 pub mod graph;
 pub mod infomap;
 pub mod io;
