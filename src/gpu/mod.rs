@@ -90,6 +90,8 @@
 //! screen. Uploads (`n d` floats once when resident) and downloads (`n m` pairs) are small.
 
 mod device;
+#[cfg(test)]
+mod emulate;
 mod ffi;
 mod kernels;
 mod model;
@@ -723,7 +725,7 @@ mod tests {
         assert_eq!(validate(&data, 10, 4, 3).map(|s| (s - 1.0).abs() < 1e-6), Ok(true));
         assert_eq!(validate(&data, 10, 4, 0), Err(GpuError::ZeroM));
         assert_eq!(validate(&data, 10, 4, 11), Err(GpuError::TooFewRows { m: 11, n: 10 }));
-        assert_eq!(validate(&data, 10, 4, 10).is_ok(), true);
+        assert!(validate(&data, 10, 4, 10).is_ok());
         assert_eq!(validate(&data, 9, 4, 3), Err(GpuError::BadShape { len: 40, n: 9, d: 4 }));
         assert_eq!(validate(&data, 10, 0, 3), Err(GpuError::BadDimension { d: 0, max: MAX_D }));
         assert_eq!(validate(&vec![0.0; 5000], 1, 5000, 1), Err(GpuError::BadDimension { d: 5000, max: MAX_D }));

@@ -67,6 +67,12 @@ pub(crate) const MAX_D: usize = 4096;
 /// An empty slot's id (`NONE_ID`).
 pub(crate) const NONE: u32 = u32::MAX;
 
+/// A (similarity, id) pair of the selection buffer.
+pub(crate) type Entry = (f32, u32);
+
+/// Reorders one chunk's appended entries (the test's stand-in for the shared atomic counter).
+pub(crate) type Reorder<'a> = dyn FnMut(&mut [Entry]) + 'a;
+
 /// Whether `(sa, ia)` ranks before `(sb, ib)`: larger similarity first, then smaller id
 /// (`ranks_before` in the kernel).
 #[inline]
@@ -126,10 +132,10 @@ pub(crate) fn select_row(
     state_s: &mut [f32],
     state_id: &mut [u32],
     first: bool,
-    shuffle: &mut dyn FnMut(&mut [(f32, u32)]),
+    shuffle: &mut Reorder<'_>,
 ) {
     let w = state_s.len();
-    debug_assert!(w >= 1 && w <= MAX_W && state_id.len() == w);
+    debug_assert!((1..=MAX_W).contains(&w) && state_id.len() == w);
     let mut buf: Vec<(f32, u32)> = Vec::with_capacity(CAP);
     if !first {
         // The kernel takes count = 1 + the last valid slot followed by padding: the valid
