@@ -209,6 +209,14 @@ fn config(rows: usize) -> LaunchConfig {
     LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (THREADS as u32, 1, 1), shared_mem_bytes: 0 }
 }
 
+/// The Rust types each launcher pushes, in order, per kernel: a test checks them against the
+/// kernels' parameter lists in the CUDA source (`u64` for a pointer).
+pub(super) const LAUNCH_ARGS: [(&str, &[&str]); 3] = [
+    ("fc_select_tile", &["u64", "i64", "i32", "u32", "u64", "u64", "i32", "i32"]),
+    ("fc_rescore", &["u64", "u64", "i32", "u32", "u32", "u64", "u64", "i32"]),
+    ("fc_finalize", &["u64", "u64", "u64", "i32", "i32", "i32", "f32", "u64", "u64", "u64"]),
+];
+
 /// Launches `fc_select_tile` on `rows` query rows.
 ///
 /// # Safety

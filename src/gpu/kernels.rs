@@ -211,6 +211,36 @@ mod tests {
         assert_eq!(super::super::model::MAX_W + PER_THREAD * THREADS, CAP);
     }
 
+    /// The launchers in `ffi.rs` push arguments of the kernels' parameter types, in order.
+    #[test]
+    fn the_launchers_match_the_kernel_signatures() {
+        let src = source();
+        for (name, args) in super::super::ffi::LAUNCH_ARGS {
+            let start = src.find(&format!("{name}(")).unwrap() + name.len() + 1;
+            let params = &src[start..start + src[start..].find(')').unwrap()];
+            let types: Vec<&str> = params
+                .split(',')
+                .map(|p| {
+                    let p = p.trim();
+                    if p.contains('*') {
+                        "u64"
+                    } else if p.starts_with("long long") {
+                        "i64"
+                    } else if p.starts_with("unsigned") {
+                        "u32"
+                    } else if p.starts_with("int") {
+                        "i32"
+                    } else if p.starts_with("float") {
+                        "f32"
+                    } else {
+                        panic!("{name}: unexpected parameter {p}")
+                    }
+                })
+                .collect();
+            assert_eq!(types, args, "{name}");
+        }
+    }
+
     /// Compiles the kernels with the NVRTC found on the loader's path, to cubins for sm_80 and
     /// sm_90 (with ptxas's register and shared-memory report) and to PTX. Needs no GPU, only
     /// `libnvrtc.so.13` or `.12`: `pip install nvidia-cuda-nvrtc` and point `LD_LIBRARY_PATH` at

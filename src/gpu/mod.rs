@@ -79,6 +79,16 @@
 //! `d = 256` (the derivation is on `model::screen_eps`). Rows that fail are searched again with
 //! FP32 products against all rows; [`GpuSearchStats::fallback_rows`] counts them.
 //!
+//! # Tests
+//!
+//! Everywhere (CI has no GPU): the model against brute force (`model.rs`), the host-side loop
+//! over a CPU backend made of the model (`search.rs`), the tiling (`plan.rs`), the kernels' own
+//! CUDA source run on the CPU by `g++` under a small emulation of CUDA (`emulate.rs`), and that
+//! [`Gpu::open`] fails cleanly without CUDA. With a GPU, run deliberately: the `gpu_device_`
+//! tests (`--ignored gpu_device_`, e.g. through `scripts/gpu-device-check.sh`), which fail
+//! rather than skip when no GPU opens; and `nvrtc_compiles_the_kernels`, which needs only
+//! `libnvrtc`.
+//!
 //! # Expected cost (to be measured on the H200)
 //!
 //! For `n = 584K`, `d = 256`, `m = 58`: the products are `2 n² d = 1.75e14` flop, about 3.5 s of
@@ -687,6 +697,12 @@ mod tests {
         }
         // Twice: probing leaves nothing half-done behind.
         let _ = Gpu::open();
+    }
+
+    #[test]
+    fn a_gpu_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Gpu>();
     }
 
     #[test]
