@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::{
-    result as drv_result, sys as drv_sys, CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DeviceRepr,
-    DriverError, ValidAsZeroBits,
+    result as drv_result, sys as drv_sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr,
+    DeviceRepr, DriverError, ValidAsZeroBits,
 };
 use cudarc::nvrtc::Ptx;
 
@@ -87,22 +87,28 @@ pub(super) fn open() -> Result<(Inner, GpuInfo), Unavailable> {
     // A cubin for the device's own architecture needs no JIT, so it loads on a driver older
     // than this NVRTC. An NVRTC too old to know the device gets PTX for the newest
     // architecture it knows below the device's, which the driver compiles (JIT).
+    let ptx = |best: i32| -> Result<(Arc<CudaModule>, String), Unavailable> {
+        let opts = vec![format!("--gpu-architecture=compute_{best}")];
+        let (ptx, _log) = ffi::nvrtc_compile(&src, &opts, false).map_err(Unavailable::Compile)?;
+        let text = String::from_utf8_lossy(&ptx).into_owned();
+        let module = ctx.load_module(Ptx::from_src(text)).map_err(|e| Unavailable::Load(drv_text(&e)))?;
+        Ok((module, format!("ptx compute_{best} (JIT by the driver for sm_{arch})")))
+    };
     let (module, binary) = if archs.contains(&arch) {
         let opts = vec![format!("--gpu-architecture=sm_{arch}")];
         let (cubin, _log) = ffi::nvrtc_compile(&src, &opts, true).map_err(Unavailable::Compile)?;
-        let module = ctx.load_module(Ptx::from_binary(cubin)).map_err(|e| Unavailable::Load(drv_text(&e)))?;
-        (module, format!("cubin sm_{arch}"))
+        match ctx.load_module(Ptx::from_binary(cubin)) {
+            Ok(module) => (module, format!("cubin sm_{arch}")),
+            // Not expected: a cubin for the device's own architecture. PTX is the last try.
+            Err(e) => ptx(arch).map_err(|p| Unavailable::Load(format!("cubin: {}; then PTX: {p}", drv_text(&e))))?,
+        }
     } else {
         let Some(&best) = archs.iter().filter(|&&a| a <= arch).max() else {
             return Err(Unavailable::Nvrtc(format!(
                 "NVRTC {nv_major}.{nv_minor} knows no architecture at or below sm_{arch}"
             )));
         };
-        let opts = vec![format!("--gpu-architecture=compute_{best}")];
-        let (ptx, _log) = ffi::nvrtc_compile(&src, &opts, false).map_err(Unavailable::Compile)?;
-        let text = String::from_utf8_lossy(&ptx).into_owned();
-        let module = ctx.load_module(Ptx::from_src(text)).map_err(|e| Unavailable::Load(drv_text(&e)))?;
-        (module, format!("ptx compute_{best} (JIT by the driver for sm_{arch})"))
+        ptx(best)?
     };
     let load =
         |name: &str| module.load_function(name).map_err(|e| Unavailable::Load(format!("{name}: {}", drv_text(&e))));
@@ -371,7 +377,9 @@ impl Backend for CudaBackend<'_> {
     fn read_state(&mut self, q: usize, m: usize, ids: &mut [u32], sims: &mut [f32]) -> Result<(), GpuError> {
         let stream = &self.inner.stream;
         stream.memcpy_dtoh(&self.st_id.slice(..q * m), ids).map_err(|e| cuda("cuMemcpyDtoHAsync", &e))?;
-        stream.memcpy_dtoh(&self.st_s.slice(..q * m), sims).map_err(|e| cuda("cuMemcpyDtoHAsync", &e))
+        stream.memcpy_dtoh(&self.st_s.slice(..q * m), sims).map_err(|e| cuda("cuMemcpyDtoHAsync", &e))?;
+        // A copy to pageable memory returns once done; the wait makes it so whatever the driver.
+        self.sync()
     }
 
     fn read_final(
@@ -387,6 +395,7 @@ impl Backend for CudaBackend<'_> {
         let err = |e: DriverError| cuda("cuMemcpyDtoHAsync", &e);
         stream.memcpy_dtoh(&sc.out_id.slice(..q * m), ids).map_err(err)?;
         stream.memcpy_dtoh(&sc.out_s.slice(..q * m), sims).map_err(err)?;
-        stream.memcpy_dtoh(&sc.accepted.slice(..q), accepted).map_err(err)
+        stream.memcpy_dtoh(&sc.accepted.slice(..q), accepted).map_err(err)?;
+        self.sync()
     }
 }

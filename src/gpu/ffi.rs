@@ -211,6 +211,7 @@ fn config(rows: usize) -> LaunchConfig {
 
 /// The Rust types each launcher pushes, in order, per kernel: a test checks them against the
 /// kernels' parameter lists in the CUDA source (`u64` for a pointer).
+#[cfg(test)]
 pub(super) const LAUNCH_ARGS: [(&str, &[&str]); 3] = [
     ("fc_select_tile", &["u64", "i64", "i32", "u32", "u64", "u64", "i32", "i32"]),
     ("fc_rescore", &["u64", "u64", "i32", "u32", "u32", "u64", "u64", "i32"]),

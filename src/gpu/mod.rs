@@ -25,7 +25,8 @@
 //! architecture (`--gpu-architecture=sm_XY`, `nvrtcGetCUBIN`), loaded with `cuModuleLoadData`:
 //! a cubin needs no JIT, so an NVRTC newer than the driver works (its PTX would not load:
 //! `CUDA_ERROR_UNSUPPORTED_PTX_VERSION`). Only an NVRTC that does not know the device gets PTX
-//! for the newest architecture it knows below it, which [`GpuInfo::kernel_binary`] reports.
+//! for the newest architecture it knows below it (and a cubin the driver refuses is retried as
+//! PTX), which [`GpuInfo::kernel_binary`] reports.
 //!
 //! The self-check searches 600 small rows with duplicates on the GPU (FP32, screen, and both
 //! while streaming with tiles narrower than `m`) and compares with an `f64` brute force on the
@@ -125,8 +126,9 @@ pub const MAX_M: usize = model::MAX_W;
 /// The largest dimension `d` (the re-scoring kernel keeps a query row in shared memory).
 pub const MAX_D: usize = model::MAX_D;
 
-/// The largest number of rows: ids are `u32` and cuBLAS sizes `int`.
-pub const MAX_ROWS: usize = i32::MAX as usize;
+/// The largest number of rows (2^30): ids are `u32`, cuBLAS sizes and the kernels' column
+/// offsets `int`, with room to spare.
+pub const MAX_ROWS: usize = 1 << 30;
 
 /// Why no GPU can be used. Its `Display` is one line saying why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
