@@ -75,10 +75,11 @@
 //! non-candidate has a screened value at most `L`, hence a true value at most `L + ε`, so none
 //! can belong to the top `m`. `ε` bounds `|TF32 − FP32|` rigorously: inputs are rounded or
 //! truncated to 10 mantissa bits (relative error `2^-10` each, so `2^-9 Σ|x_i y_i| <= 2^-9` for
-//! unit rows by Cauchy–Schwarz), plus FP32 accumulation in both products (`d · 2^-23` and
-//! `d · 2^-24`); we use `ε = (2^-9 + 2^-16 + d · 2^-22) · max|x|² + 2^-23`, about `2.0e-3` for
-//! `d = 256` (the derivation is on `model::screen_eps`). Rows that fail are searched again with
-//! FP32 products against all rows; [`GpuSearchStats::fallback_rows`] counts them.
+//! unit rows by Cauchy–Schwarz), plus accumulation: `2 d · 2^-23` for tensor cores that align
+//! and truncate, `d · 2^-24` for the FP32 re-score; we use
+//! `ε = (2^-9 + 2^-16 + d · 2^-21) · max|x|² + 2^-23`, about `2.1e-3` for `d = 256` (the
+//! derivation is on `model::screen_eps`). Rows that fail are searched again with FP32 products
+//! against all rows; [`GpuSearchStats::fallback_rows`] counts them.
 //!
 //! # Tests
 //!
