@@ -55,6 +55,7 @@ pub mod config;
 pub mod edges;
 pub mod error;
 pub mod features;
+pub mod gpu;
 pub mod graph;
 pub mod infomap;
 pub mod io;
