@@ -133,6 +133,44 @@ pub struct IndexArgs {
     /// exact. Default: faiss's 16.
     #[arg(long, value_name = "N")]
     pub ef_search: Option<usize>,
+
+    /// Where to search: `auto` (a GPU when one can be used, for an exact-capable index above
+    /// 10,000 rows; else the CPU, saying why in the summary), `cpu`, or `gpu` (exact search on
+    /// the GPU, or an error saying why none can be used).
+    ///
+    /// The GPU is found at run time: the NVIDIA driver, cuBLAS and NVRTC (CUDA 12 or 13) must be
+    /// on the loader's path (e.g. LD_LIBRARY_PATH); nothing CUDA is needed to build or to run
+    /// on the CPU. The GPU search is exact, like `--index Flat`, and gives the same table and
+    /// labels; `--device gpu` with an approximate index (`IVFJoin...`, `HNSW32`, `--nprobe`) is
+    /// an error.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceArg,
+
+    /// On a GPU, screen with TF32 products and re-score the candidates in FP32 (`on`), or
+    /// multiply in FP32 throughout (`off`). Both give the FP32 result: rows the screen cannot
+    /// prove are searched again in FP32.
+    #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
+    pub gpu_screen: Switch,
+}
+
+/// Where to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    /// A GPU when one can be used, else the CPU.
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// A GPU, or an error.
+    Gpu,
+}
+
+/// An on/off setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// Infomap search options.

@@ -25,6 +25,8 @@
 //!   "peak_rss_bytes_by_stage": {"load": 9437184, "knn": 20971520, "recall": null, "graph": 22020096,
 //!                               "infomap": 31457280},
 //!   "blas_core": "Haswell",
+//!   "device": {"requested": "auto", "used": "cpu", "backend": "faiss", "fallback": null,
+//!              "gpu": null, "gpu_search": null},
 //!   "recall": null,
 //!   "eval": {"pairwise": {"precision": .., "recall": .., "f": ..}, "bcubed": {..}, "nmi": ..,
 //!            "pred_clusters": 43, "true_clusters": 40, "n": 400}
@@ -57,7 +59,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::Clustering;
 use crate::config::{EdgeConfig, InputConfig, KnnConfig, Lonely, MinSim, RunConfig};
 use crate::infomap::{FlowModel, Partition};
-use crate::knn::Recall;
+use crate::knn::{DeviceReport, Recall};
 use crate::measure::peak_rss_bytes;
 use crate::metrics::Scores;
 use crate::threshold::AutoMinSim;
@@ -94,6 +96,8 @@ pub struct Report {
     pub peak_rss_bytes_by_stage: StagePeakRss,
     /// The core OpenBLAS selected, when OpenBLAS is the BLAS.
     pub blas_core: Option<String>,
+    /// Where the search ran (`null` with a cached table).
+    pub device: Option<DeviceReport>,
     /// Edge recall of the search on a sample of rows (`--check-recall`).
     pub recall: Option<Recall>,
     /// Scores against ground truth, when given.
@@ -312,6 +316,7 @@ impl Report {
                 ..StagePeakRss::default()
             },
             blas_core: crate::blas::openblas_core(),
+            device: None,
             recall: None,
             eval: c.eval.clone(),
         }
@@ -376,6 +381,9 @@ impl Report {
         }
         if let Some(r) = &self.recall {
             let _ = writeln!(s, "{}", r.summary());
+        }
+        if let Some(line) = self.device.as_ref().and_then(DeviceReport::summary) {
+            let _ = writeln!(s, "{line}");
         }
         let t = &self.timings_secs;
         let rss = self.peak_rss_bytes.map(|b| format!(", peak RSS {:.0} MiB", b as f64 / (1 << 20) as f64));

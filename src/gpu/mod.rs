@@ -115,7 +115,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::device::{CudaBackend, Inner};
 use self::plan::Shape;
@@ -285,7 +285,7 @@ pub enum GpuError {
 }
 
 /// What the opened GPU is: for reports and logs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuInfo {
     /// The device's name, e.g. `NVIDIA H200`.
     pub device_name: String,
@@ -339,7 +339,7 @@ impl Default for GpuSearchOptions {
 }
 
 /// Figures of one search.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GpuSearchStats {
     /// Seconds uploading rows (`X` once when resident, base tiles when streaming, query blocks).
     pub upload_secs: f64,

@@ -9,7 +9,7 @@ use faiss::{index_factory, Index, MetricType};
 use rayon::prelude::*;
 
 use super::table::{canonicalise_row, dot, Knn, NONE};
-use super::{Job, SearchStats};
+use super::{Job, Ran, EXACT_MARGIN};
 use crate::error::{Error, Param, Result};
 use crate::features::Features;
 use crate::progress::{Progress, Stage};
@@ -17,7 +17,10 @@ use crate::progress::{Progress, Stage};
 /// Builds the index the job names with the inner-product metric, trains it if it needs
 /// training (on all rows, or an evenly strided sample of `max_train_rows`), adds all rows,
 /// applies `nprobe` and `ef_search`, and searches all rows in batches of `batch_rows`.
-pub(super) fn search(job: &Job<'_>, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
+///
+/// The exact `Flat` index is asked for `k +` [`EXACT_MARGIN`] candidates per row, of which the
+/// best `k` by [`dot`] are kept (see the [module docs](super)).
+pub(super) fn search(job: &Job<'_>, progress: &dyn Progress) -> Result<(Knn, Ran)> {
     let (features, config) = (job.features, job.config);
     let (n, d, k) = (job.n(), job.d(), job.k());
     let started = Instant::now();
@@ -44,15 +47,16 @@ pub(super) fn search(job: &Job<'_>, progress: &dyn Progress) -> Result<(Knn, Sea
     let _stage = Stage::start(progress, "knn", Some(n as u64));
     let mut ids = vec![NONE; n * k];
     let mut sims = vec![f32::NEG_INFINITY; n * k];
+    let wanted = if config.index.eq_ignore_ascii_case("Flat") { (k + EXACT_MARGIN).min(n) } else { k };
     let batch_rows = config.batch_rows.get();
     for start in (0..n).step_by(batch_rows) {
         let end = (start + batch_rows).min(n);
-        let result = index.search(&data[start * d..end * d], k).map_err(error(job, "searching"))?;
+        let result = index.search(&data[start * d..end * d], wanted).map_err(error(job, "searching"))?;
         let out = start * k..end * k;
         // Rows are independent: canonicalise them in parallel, each into its own slots.
         result
             .labels
-            .par_chunks_exact(k)
+            .par_chunks_exact(wanted)
             .zip(ids[out.clone()].par_chunks_exact_mut(k))
             .zip(sims[out].par_chunks_exact_mut(k))
             .enumerate()
@@ -67,8 +71,8 @@ pub(super) fn search(job: &Job<'_>, progress: &dyn Progress) -> Result<(Knn, Sea
             .map_err(|id| out_of_range(job, id))?;
         progress.advance((end - start) as u64);
     }
-    let stats = SearchStats { resolved: config.clone(), build_secs, search_secs: started.elapsed().as_secs_f64() };
-    Ok((Knn::from_search(n, k, ids, sims), stats))
+    let ran = Ran { resolved: config.clone(), build_secs, search_secs: started.elapsed().as_secs_f64() };
+    Ok((Knn::from_search(n, k, ids, sims), ran))
 }
 
 /// Maps a faiss error of the job's step `doing` to [`Error::Faiss`].

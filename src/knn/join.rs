@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::faiss::{error, out_of_range, strided_sample, OneOmpThread};
 use super::table::{canonicalise_row, dot, Knn, NONE};
-use super::{Job, SearchStats, AUTO_NPROBE, AUTO_TRAIN_ROWS_PER_LIST};
+use super::{Job, Ran, AUTO_NPROBE, AUTO_TRAIN_ROWS_PER_LIST};
 use crate::config::KnnConfig;
 use crate::error::{Error, Param, Result};
 use crate::progress::{Progress, Stage};
@@ -41,7 +41,7 @@ use crate::progress::{Progress, Stage};
 /// Memory beyond the features and the table: the centroids, the list of every row, and for
 /// each list being searched (one per rayon thread) the rows of its probe set, copied twice
 /// (for faiss and into its index), and the results of one round of lists.
-pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
+pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Result<(Knn, Ran)> {
     let (features, config) = (job.features, job.config);
     let (n, d, k) = (job.n(), job.d(), job.k());
     let d_u32 = d as u32; // checked by search_knn
@@ -149,8 +149,8 @@ pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Re
         }
     }
     let resolved = KnnConfig { nprobe: NonZeroUsize::new(nprobe), ..config.clone() };
-    let stats = SearchStats { resolved, build_secs, search_secs: started.elapsed().as_secs_f64() };
-    Ok((Knn::from_search(n, k, ids, sims), stats))
+    let ran = Ran { resolved, build_secs, search_secs: started.elapsed().as_secs_f64() };
+    Ok((Knn::from_search(n, k, ids, sims), ran))
 }
 
 /// Lists probed per round of [`ivf_join`]'s search: enough to keep every thread busy despite

@@ -12,6 +12,7 @@
 //! | `faiss.rs` | searches through a faiss index (`Flat`, `IVF...`, `HNSW...`), faiss's threads |
 //! | `join.rs` | `IVFJoin<nlist>`, the inverted-file self-join |
 //! | `recall.rs` | [`check_recall`]: the edge recall of a table against exact search |
+//! | `cuda.rs` | the exact search on a GPU ([`crate::gpu`]), re-ranked as the CPU's |
 //!
 //! A search *backend* is a variant of `Method`, chosen from the resolved configuration; each
 //! backend fills the same canonical table through `table::canonicalise_row`, so a new one (a
@@ -54,6 +55,23 @@
 //! (8-byte labels) is canonicalised straight into the final table, so memory beyond the index
 //! and the table is bounded by one batch, and progress is reported once per batch.
 //!
+//! # Exact search, on the CPU or a GPU
+//!
+//! An exact search (`Flat` on the CPU, and every search on a GPU) asks for `k` +
+//! [`EXACT_MARGIN`] candidates per row, then keeps the best `k` by [`dot`] (ties by id): the
+//! table is the exact top `k` of the features whatever computed the candidates, so a GPU and
+//! the CPU give the same table, and the same labels, unless more than the margin's rows tie
+//! within rounding at the `k`-th slot.
+//!
+//! [`Device`] says where the search runs. `gpu` searches exactly on the GPU ([`crate::gpu`],
+//! CUDA loaded at run time), or fails saying why none can be used; its index must be `auto` or
+//! `Flat` (an approximate CPU index is an error: `--device gpu --index HNSW32` asks for two
+//! things at once). `auto` uses a GPU for an exact-capable index (`auto`, `Flat`, no `nprobe` or
+//! `ef_search`) above [`AUTO_FLAT_MAX_ROWS`] rows when one can be opened, and the CPU otherwise;
+//! when it looked for a GPU and found none, or the GPU search failed, it searches on the CPU
+//! and [`DeviceReport::fallback`] says why. Below that size exact search on the CPU takes about
+//! a second, less than opening a GPU.
+//!
 //! # Threads
 //!
 //! faiss parallelises with OpenMP, which reads `OMP_NUM_THREADS` at process start, and
@@ -65,6 +83,7 @@
 //! the similarities stored in the table are recomputed for each kept neighbour with [`dot`], in
 //! a fixed order: the table depends on the features alone (ties at the `k`-th slot aside).
 
+mod cuda;
 mod faiss;
 mod join;
 mod recall;
@@ -76,15 +95,24 @@ pub use faiss::set_faiss_threads;
 pub use recall::{check_recall, Recall};
 pub use table::{dot, Knn, MAX_ROWS, NONE};
 
-use crate::config::{KnnConfig, AUTO_INDEX};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Device, KnnConfig, AUTO_INDEX};
 use crate::error::{Error, Param, Result};
 use crate::features::Features;
+use crate::gpu::{Gpu, GpuInfo, GpuSearchStats, Unavailable};
 use crate::progress::Progress;
 
 /// `auto` searches exactly (`Flat`) up to this many rows, and with the inverted-file self-join
 /// (`IVFJoin`) above: at 10,000 rows exact search takes about a second on two cores, the join
 /// a third of that, with the same links kept.
 pub const AUTO_FLAT_MAX_ROWS: usize = 10_000;
+
+/// Candidates beyond `k` that an exact search asks for, before keeping the best `k` by [`dot`]
+/// (see the [module docs](self)).
+pub const EXACT_MARGIN: usize = 8;
 
 /// Lists probed per list by `auto`'s join, and by an `IVFJoin` search without `nprobe`.
 pub const AUTO_NPROBE: usize = 16;
@@ -146,12 +174,71 @@ pub fn parse_ivf_join(index: &str) -> Option<usize> {
 /// How a search went: the index it resolved to and where its time went.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchStats {
-    /// The config the search ran with, [`AUTO_INDEX`] resolved ([`resolve`]).
+    /// The config the search ran with, [`AUTO_INDEX`] resolved ([`resolve`]); `Flat` on a GPU.
     pub resolved: KnnConfig,
     /// Seconds creating, training and filling the index.
     pub build_secs: f64,
     /// Seconds searching (and canonicalising the rows).
     pub search_secs: f64,
+    /// Where the search ran.
+    pub device: DeviceReport,
+}
+
+/// Where a search ran, and why there: the report's `device` object.
+///
+/// ```text
+/// {"requested": "auto", "used": "gpu", "backend": "gpu-exact", "fallback": null,
+///  "gpu": {"device_name": "NVIDIA H200", "total_memory_bytes": .., "compute_capability": "9.0",
+///          "driver_cuda_version": "13.0", ...},
+///  "gpu_search": {"compute_secs": .., "device_bytes": .., "screen": true, ...}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceReport {
+    /// `--device` as given.
+    pub requested: Device,
+    /// Where the search ran: `cpu` or `gpu`.
+    pub used: Device,
+    /// The search: `faiss` (an index of faiss), `ivf-join` (the inverted-file self-join) or
+    /// `gpu-exact`.
+    pub backend: String,
+    /// Why `auto` searched on the CPU after looking for a GPU: none could be used, or its search
+    /// failed. `null` otherwise.
+    pub fallback: Option<String>,
+    /// The GPU, when the search ran on one.
+    pub gpu: Option<GpuInfo>,
+    /// The GPU search's figures: seconds per step, device memory, the screen.
+    pub gpu_search: Option<GpuSearchStats>,
+}
+
+impl DeviceReport {
+    /// One line for the summary: the GPU used, or why `auto` fell back to the CPU; `None` when
+    /// the CPU was simply what was asked for.
+    pub fn summary(&self) -> Option<String> {
+        match (&self.gpu, &self.fallback) {
+            (Some(gpu), _) => {
+                let memory = self.gpu_search.as_ref().map_or(String::new(), |s| {
+                    format!(", {:.1} GiB of GPU memory used", s.device_bytes as f64 / (1u64 << 30) as f64)
+                });
+                Some(format!(
+                    "device: gpu {} ({:.0} GiB, compute {}, CUDA {}){memory}",
+                    gpu.device_name,
+                    gpu.total_memory_bytes as f64 / (1u64 << 30) as f64,
+                    gpu.compute_capability,
+                    gpu.driver_cuda_version
+                ))
+            }
+            (None, Some(why)) => Some(format!("device: cpu (no GPU used: {why})")),
+            (None, None) => None,
+        }
+    }
+}
+
+/// What a CPU backend ran: its configuration (with what it resolved) and its times.
+struct Ran {
+    resolved: KnnConfig,
+    build_secs: f64,
+    search_secs: f64,
 }
 
 /// The backends a resolved configuration can name.
@@ -169,6 +256,26 @@ impl Method {
             None => Method::Faiss,
         }
     }
+
+    fn backend(&self) -> &'static str {
+        match self {
+            Method::Faiss => "faiss",
+            Method::Join { .. } => "ivf-join",
+        }
+    }
+}
+
+/// The process's GPU, opened (and self-checked) the first time a search asks for one.
+fn gpu() -> &'static std::result::Result<Gpu, Unavailable> {
+    static GPU: OnceLock<std::result::Result<Gpu, Unavailable>> = OnceLock::new();
+    GPU.get_or_init(Gpu::open)
+}
+
+/// Whether `config` asks for an exact search that a GPU can run: index `auto` or `Flat`, and no
+/// parameter of an approximate index.
+fn gpu_capable(config: &KnnConfig) -> bool {
+    let exact = config.index.eq_ignore_ascii_case(AUTO_INDEX) || config.index.eq_ignore_ascii_case("Flat");
+    exact && config.nprobe.is_none() && config.ef_search.is_none()
 }
 
 /// One search to run: the rows, the resolved configuration, and what errors should name.
@@ -216,7 +323,8 @@ impl Job<'_> {
 /// for `Flat`), the table (`8 n k` bytes) and one batch of faiss output (`12 batch_rows k`
 /// bytes). `IVFJoin`: see `join.rs`.
 pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
-    let config = &resolve(config, features.n());
+    let given = config;
+    let config = &resolve(given, features.n());
     let (n, d, k) = (features.n(), features.dim(), config.k.get());
     if k >= n {
         return Err(Error::invalid(
@@ -230,11 +338,57 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
     if u32::try_from(d).ok().filter(|&d| d <= i32::MAX as u32).is_none() {
         return Err(Error::invalid(Param::Input, format!("dimension {d} is too large for faiss")));
     }
-    let job = Job { features, config };
-    match Method::of(config) {
-        Method::Faiss => faiss::search(&job, progress),
-        Method::Join { nlist } => join::search(&job, nlist, progress),
+    let requested = config.device;
+    let mut fallback = None;
+    let wants_gpu = match requested {
+        Device::Cpu => false,
+        Device::Gpu if !gpu_capable(given) => {
+            return Err(Error::invalid(
+                Param::Device,
+                format!(
+                    "the GPU search is exact: index '{}' (with its nprobe or efSearch) runs on the CPU; \
+                     use --index auto or Flat without --nprobe and --ef-search, or --device cpu",
+                    given.index
+                ),
+            ));
+        }
+        Device::Gpu => true,
+        Device::Auto => gpu_capable(given) && n > AUTO_FLAT_MAX_ROWS,
+    };
+    if wants_gpu {
+        match gpu() {
+            Ok(gpu) => {
+                let exact = KnnConfig { index: "Flat".to_string(), nprobe: None, ef_search: None, ..given.clone() };
+                let job = Job { features, config: &exact };
+                match cuda::search(&job, gpu, progress) {
+                    Ok((knn, gpu_search, search_secs)) => {
+                        let device = DeviceReport {
+                            requested,
+                            used: Device::Gpu,
+                            backend: "gpu-exact".to_string(),
+                            fallback: None,
+                            gpu: Some(gpu.info().clone()),
+                            gpu_search: Some(gpu_search),
+                        };
+                        return Ok((knn, SearchStats { resolved: exact, build_secs: 0.0, search_secs, device }));
+                    }
+                    Err(e) if requested == Device::Auto => fallback = Some(format!("the GPU search failed: {e}")),
+                    Err(e) => return Err(Error::Gpu { problem: format!("the GPU search failed: {e}") }),
+                }
+            }
+            Err(why) if requested == Device::Auto => fallback = Some(why.to_string()),
+            Err(why) => return Err(Error::Gpu { problem: format!("no usable GPU: {why}") }),
+        }
     }
+    let job = Job { features, config };
+    let method = Method::of(config);
+    let backend = method.backend().to_string();
+    let (knn, ran) = match method {
+        Method::Faiss => faiss::search(&job, progress)?,
+        Method::Join { nlist } => join::search(&job, nlist, progress)?,
+    };
+    let device = DeviceReport { requested, used: Device::Cpu, backend, fallback, gpu: None, gpu_search: None };
+    Ok((knn, SearchStats { resolved: ran.resolved, build_secs: ran.build_secs, search_secs: ran.search_secs, device }))
 }
 
 /// [`search_knn`]'s table alone.
@@ -295,6 +449,30 @@ mod tests {
         assert_eq!(parse_ivf_join("ivfjoin64"), Some(64));
         for other in ["IVFJoin", "IVFJoin0", "IVFJoin-3", "IVFJoin12,Flat", "IVF512,Flat", "Flat", "IVF"] {
             assert_eq!(parse_ivf_join(other), None, "{other}");
+        }
+    }
+
+    /// The GPU's table is the CPU's exact table, row for row (`--device gpu` against
+    /// `--device cpu --index Flat`), with and without the screen, on random rows and on rows
+    /// with exact duplicates.
+    #[test]
+    #[ignore = "needs a GPU"]
+    fn gpu_device_table_equals_the_cpu_exact_table() {
+        let mut dups = random_features(12_000, 64, 41).view().to_owned();
+        for i in (0..dups.nrows()).step_by(7).skip(1) {
+            let row = dups.row(i / 2).to_owned();
+            dups.row_mut(i).assign(&row);
+        }
+        let dups = Features::new(dups, std::path::Path::new("dups"), false).unwrap();
+        for (name, f) in [("random", random_features(20_000, 128, 40)), ("duplicates", dups)] {
+            let cpu = build_knn(&f, &KnnConfig { device: Device::Cpu, ..config("Flat", 50) }, &NoProgress).unwrap();
+            for screen in [false, true] {
+                let c = KnnConfig { device: Device::Gpu, gpu_screen: screen, ..config("auto", 50) };
+                let (gpu, stats) = search_knn(&f, &c, &NoProgress).unwrap();
+                assert_eq!((stats.device.used, stats.device.backend.as_str()), (Device::Gpu, "gpu-exact"));
+                let differing = (0..f.n()).filter(|&i| gpu.row(i) != cpu.row(i)).count();
+                assert_eq!(differing, 0, "{name}, screen {screen}: {differing} rows differ");
+            }
         }
     }
 

@@ -70,6 +70,10 @@ impl KnnJobOutput {
             s.push('\n');
             s.push_str(&recall.summary());
         }
+        if let Some(line) = self.search.device.summary() {
+            s.push('\n');
+            s.push_str(&line);
+        }
         s
     }
 }

@@ -91,5 +91,6 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
     (p.load, p.knn, p.recall) = (peak_rss.load, peak_rss.knn, peak_rss.recall);
     report.peak_rss_bytes = stages.peak_rss();
     report.recall = recall;
+    report.device = search.map(|s| s.device);
     Ok(RunOutput { labels: clustering.labels, report })
 }
