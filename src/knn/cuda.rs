@@ -1,19 +1,18 @@
 //! The exact search on a GPU: [`crate::gpu`] finds each row's `k + EXACT_MARGIN` candidates,
-//! which are re-ranked here by [`dot`], as the CPU's exact search re-ranks faiss's, so both give
-//! the same table (ties aside).
+//! which are re-ranked here by [`super::dot`] ([`rerank_rows`]), as the CPU's exact search
+//! re-ranks faiss's, so both give the same table.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use rayon::prelude::*;
-
-use super::table::{canonicalise_row, dot, Knn, NONE};
+use super::table::{rerank_rows, Knn, NONE};
 use super::{Job, EXACT_MARGIN};
 use crate::gpu::{Gpu, GpuError, GpuSearchOptions, GpuSearchStats};
 use crate::progress::{Progress, Stage};
 
-/// Searches the job's rows exactly on `gpu`: the candidates of every row, re-ranked by [`dot`]
-/// into the canonical table. Returns the table, the GPU's figures and the seconds spent.
+/// Searches the job's rows exactly on `gpu`: the candidates of every row, re-ranked by
+/// [`super::dot`] into the canonical table. Returns the table, the GPU's figures and the seconds
+/// spent.
 pub(super) fn search(
     job: &Job<'_>,
     gpu: &Gpu,
@@ -32,20 +31,8 @@ pub(super) fn search(
     let found = gpu.knn_candidates(features.as_slice(), n, d, m, &options, &advance)?;
     let mut ids = vec![NONE; n * k];
     let mut sims = vec![f32::NEG_INFINITY; n * k];
-    found
-        .ids
-        .par_chunks_exact(m)
-        .zip(ids.par_chunks_exact_mut(k))
-        .zip(sims.par_chunks_exact_mut(k))
-        .enumerate()
-        .try_for_each_init(
-            || Vec::with_capacity(m),
-            |scratch, (i, ((candidates, row_ids), row_sims))| {
-                let query = features.row(i);
-                let found = candidates.iter().map(|&id| i64::from(id));
-                canonicalise_row(found, n, scratch, row_ids, row_sims, |j| dot(query, features.row(j as usize)))
-            },
-        )
+    let candidates = |i: usize| found.ids[i * m..(i + 1) * m].iter().map(|&id| i64::from(id));
+    rerank_rows(features, 0, k, candidates, &mut ids, &mut sims)
         .map_err(|_| GpuError::Internal("the GPU returned a neighbour id outside the rows"))?;
     Ok((Knn::from_search(n, k, ids, sims), found.stats, started.elapsed().as_secs_f64()))
 }

@@ -6,9 +6,8 @@ use std::time::Instant;
 
 use faiss::index::autotune::ParameterSpace;
 use faiss::{index_factory, Index, MetricType};
-use rayon::prelude::*;
 
-use super::table::{canonicalise_row, dot, Knn, NONE};
+use super::table::{rerank_rows, Knn, NONE};
 use super::{Job, Ran, EXACT_MARGIN};
 use crate::error::{Error, Param, Result};
 use crate::features::Features;
@@ -53,21 +52,10 @@ pub(super) fn search(job: &Job<'_>, progress: &dyn Progress) -> Result<(Knn, Ran
         let end = (start + batch_rows).min(n);
         let result = index.search(&data[start * d..end * d], wanted).map_err(error(job, "searching"))?;
         let out = start * k..end * k;
-        // Rows are independent: canonicalise them in parallel, each into its own slots.
-        result
-            .labels
-            .par_chunks_exact(wanted)
-            .zip(ids[out.clone()].par_chunks_exact_mut(k))
-            .zip(sims[out].par_chunks_exact_mut(k))
-            .enumerate()
-            .try_for_each_init(
-                || Vec::with_capacity(k),
-                |scratch, (r, ((labels, row_ids), row_sims))| {
-                    let query = features.row(start + r);
-                    let found = labels.iter().map(|l| l.to_native());
-                    canonicalise_row(found, n, scratch, row_ids, row_sims, |j| dot(query, features.row(j as usize)))
-                },
-            )
+        // Rows are independent: canonicalised in parallel, each into its own slots.
+        let labels = &result.labels;
+        let candidates = |r: usize| labels[r * wanted..(r + 1) * wanted].iter().map(|l| l.to_native());
+        rerank_rows(features, start, k, candidates, &mut ids[out.clone()], &mut sims[out])
             .map_err(|id| out_of_range(job, id))?;
         progress.advance((end - start) as u64);
     }

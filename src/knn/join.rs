@@ -200,6 +200,7 @@ fn join_list(job: &Job<'_>, members: &[u32], candidates: &[u32]) -> Result<(Vec<
         });
         let query = features.row(i as usize);
         let slots = r * k..(r + 1) * k;
+        // As many candidates as slots: no cut, no tie to settle.
         canonicalise_row(found, n, &mut scratch, &mut ids[slots.clone()], &mut sims[slots], |j| {
             dot(query, features.row(j as usize))
         })

@@ -60,8 +60,10 @@
 //! An exact search (`Flat` on the CPU, and every search on a GPU) asks for `k` +
 //! [`EXACT_MARGIN`] candidates per row, then keeps the best `k` by [`dot`] (ties by id): the
 //! table is the exact top `k` of the features whatever computed the candidates, so a GPU and
-//! the CPU give the same table, and the same labels, unless more than the margin's rows tie
-//! within rounding at the `k`-th slot.
+//! the CPU give the same table, and the same labels. Where the cut falls inside a group of equal
+//! similarities (copies of one vector) larger than the margin, the row is searched again over
+//! every row, so the copies of smallest id are kept on both. Only similarities that differ in
+//! their last bits between the two computations, within the margin's reach, could still swap.
 //!
 //! [`Device`] says where the search runs. `gpu` searches exactly on the GPU ([`crate::gpu`],
 //! CUDA loaded at run time), or fails saying why none can be used; its index must be `auto` or
@@ -356,7 +358,12 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
         Device::Auto => gpu_capable(given) && n > AUTO_FLAT_MAX_ROWS,
     };
     if wants_gpu {
-        match gpu() {
+        // Opening the GPU (once per process: context, kernels compiled, self-check) counts as
+        // building the index.
+        let opening = std::time::Instant::now();
+        let opened = gpu();
+        let build_secs = opening.elapsed().as_secs_f64();
+        match opened {
             Ok(gpu) => {
                 let exact = KnnConfig { index: "Flat".to_string(), nprobe: None, ef_search: None, ..given.clone() };
                 let job = Job { features, config: &exact };
@@ -370,7 +377,7 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
                             gpu: Some(gpu.info().clone()),
                             gpu_search: Some(gpu_search),
                         };
-                        return Ok((knn, SearchStats { resolved: exact, build_secs: 0.0, search_secs, device }));
+                        return Ok((knn, SearchStats { resolved: exact, build_secs, search_secs, device }));
                     }
                     Err(e) if requested == Device::Auto => fallback = Some(format!("the GPU search failed: {e}")),
                     Err(e) => return Err(Error::Gpu { problem: format!("the GPU search failed: {e}") }),
