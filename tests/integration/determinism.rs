@@ -2,9 +2,9 @@
 //! peak memory and the thread count aside), whatever the number of threads.
 //!
 //! `-j` sets rayon's pool and faiss's OpenMP threads. OpenBLAS, which does the matrix products
-//! of the exact search, sizes its own pool from `OPENBLAS_NUM_THREADS` (see `knn.rs`), which
+//! of the exact search, sizes its own pool from `OPENBLAS_NUM_THREADS` (see `src/knn/mod.rs`), which
 //! `-j` does not control. faiss's similarities differ in the last bit between
-//! `OPENBLAS_NUM_THREADS=1` and `=2` (Debian's OpenBLAS 0.3, pthreads), so `knn.rs` recomputes
+//! `OPENBLAS_NUM_THREADS=1` and `=2` (Debian's OpenBLAS 0.3, pthreads), so the k-NN stage recomputes
 //! every kept neighbour's similarity in a fixed order; the last test checks that the table no
 //! longer depends on OpenBLAS's thread count either.
 
