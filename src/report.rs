@@ -305,8 +305,8 @@ impl Report {
                 infomap: c.infomap_stage.secs,
                 infomap_flow: c.partition.flow_secs,
                 infomap_search: c.partition.search_secs,
-                labels: c.labels_stage.secs,
-                eval: c.eval_stage.secs,
+                labels: c.labels_secs,
+                eval: c.eval_secs,
                 ..Timings::default()
             },
             peak_rss_bytes: peak_rss_bytes(),
