@@ -115,16 +115,17 @@ pub struct IndexArgs {
     /// (exact), `IVFJoin<nlist>`, or any faiss index_factory string, e.g. `IVF4096,Flat`, `HNSW32`.
     ///
     /// `auto` resolves to `Flat` for inputs of up to 10,000 rows and above to `IVFJoin<nlist>`
-    /// (nlist the power of two nearest 2 sqrt(rows), nprobe 16): rows are split into lists by a
+    /// (nlist the power of two nearest rows / 128, nprobe 4): rows are split into lists by a
     /// k-means quantizer trained on an evenly strided sample, and each list's rows are searched
-    /// exactly among the rows of the nprobe lists nearest its centroid, as BLAS products. Edge
-    /// recall measured 0.997 or more from 10,000 to 584,000 rows; the report records what auto
-    /// resolved to. See docs/scale.md for the measurements behind the choice.
+    /// exactly among the rows of the lists it probes or that probe it (and rows on a list's edge
+    /// also in their second list), as BLAS products. Edge recall measured 0.998 or more from
+    /// 100,000 to a million rows; the report records what auto resolved to. See docs/scale.md
+    /// for the measurements behind the choice.
     #[arg(long, default_value = "auto")]
     pub index: String,
 
     /// Inverted lists an IVF index probes per query (faiss's nprobe), or an `IVFJoin` index per
-    /// list; more is slower and closer to exact. Default: 16 for `auto` and `IVFJoin`, faiss's
+    /// list; more is slower and closer to exact. Default: 4 for `auto` and `IVFJoin`, faiss's
     /// 1 for an explicit faiss IVF index.
     #[arg(long, value_name = "N")]
     pub nprobe: Option<usize>,

@@ -59,7 +59,11 @@ pub(super) fn search(job: &Job<'_>, progress: &dyn Progress) -> Result<(Knn, Ran
             .map_err(|id| out_of_range(job, id))?;
         progress.advance((end - start) as u64);
     }
-    let ran = Ran { resolved: config.clone(), build_secs, search_secs: started.elapsed().as_secs_f64() };
+    // Only the exact search's work is known: every row against every row.
+    let exact = index.is_trained() && config.index.eq_ignore_ascii_case("Flat");
+    let search_flops = exact.then_some(2.0 * n as f64 * n as f64 * d as f64);
+    let search_secs = started.elapsed().as_secs_f64();
+    let ran = Ran { resolved: config.clone(), build_secs, search_secs, build_flops: None, search_flops };
     Ok((Knn::from_search(n, k, ids, sims), ran))
 }
 
@@ -118,27 +122,6 @@ fn set_search_parameters(index: &faiss::index::IndexImpl, job: &Job<'_>) -> Resu
 extern "C" {
     // From libgomp, which faiss-sys links (`cargo:rustc-link-lib=gomp`) for faiss's OpenMP.
     fn omp_set_num_threads(num_threads: c_int);
-    fn omp_get_max_threads() -> c_int;
-}
-
-/// Runs faiss calls made from the calling thread on one OpenMP thread until dropped, then
-/// restores the previous setting.
-pub(super) struct OneOmpThread(c_int);
-
-#[allow(unsafe_code)] // OpenMP's thread-count getter and setter.
-impl OneOmpThread {
-    pub(super) fn new() -> Self {
-        // SAFETY: omp_get_max_threads only reads the calling thread's OpenMP setting.
-        let previous = unsafe { omp_get_max_threads() };
-        set_faiss_threads(1);
-        OneOmpThread(previous)
-    }
-}
-
-impl Drop for OneOmpThread {
-    fn drop(&mut self) {
-        set_faiss_threads(usize::try_from(self.0).unwrap_or(1));
-    }
 }
 
 /// Sets how many OpenMP threads faiss uses for calls made *from the calling thread* (OpenMP's
@@ -159,6 +142,10 @@ pub fn set_faiss_threads(n: usize) {
 #[allow(unsafe_code)] // Reads OpenMP's thread setting back.
 mod tests {
     use super::*;
+
+    extern "C" {
+        fn omp_get_max_threads() -> c_int;
+    }
     use crate::config::KnnConfig;
     use crate::knn::testing::{assert_canonical_row, assert_matches_brute_force, config, random_features, Recorder};
     use crate::knn::{build_knn, search_knn};

@@ -11,6 +11,9 @@
 //! | `table.rs` | [`Knn`], its canonical rows and its `.npz` file |
 //! | `faiss.rs` | searches through a faiss index (`Flat`, `IVF...`, `HNSW...`), faiss's threads |
 //! | `join.rs` | `IVFJoin<nlist>`, the inverted-file self-join |
+//! | `kmeans.rs` | the join's quantizer: spherical k-means, the list of every row |
+//! | `topk.rs` | the join's bounded heaps: each row's best `k` candidates |
+//! | `gemm.rs` | blocks of inner products as one BLAS `sgemm` call |
 //! | `recall.rs` | [`check_recall`]: the edge recall of a table against exact search |
 //! | `cuda.rs` | the exact search on a GPU ([`crate::gpu`]), re-ranked as the CPU's |
 //!
@@ -48,8 +51,9 @@
 //!
 //! `IVFJoin<nlist>` is this crate's own inverted-file search, not a faiss string: the rows are
 //! split into `nlist` lists by a k-means quantizer, and each list's rows are searched exactly
-//! among the rows of the `nprobe` lists nearest its centroid, as one BLAS product per list
-//! (the source of `join.rs` says why faiss's IVF search is slow here).
+//! among the rows of the lists it probes (the `nprobe` nearest its centroid) or that probe it,
+//! as BLAS products, each pair of lists multiplied once and used both ways (the source of
+//! `join.rs` says why faiss's IVF search is slow here).
 //!
 //! Queries are searched in batches of [`KnnConfig::batch_rows`] rows. Each batch's faiss output
 //! (8-byte labels) is canonicalised straight into the final table, so memory beyond the index
@@ -87,11 +91,14 @@
 
 mod cuda;
 mod faiss;
+mod gemm;
 mod join;
+mod kmeans;
 mod recall;
 mod table;
 #[cfg(test)]
 pub(crate) mod testing;
+mod topk;
 
 pub use faiss::set_faiss_threads;
 pub use recall::{check_recall, Recall};
@@ -109,7 +116,7 @@ use crate::progress::Progress;
 
 /// `auto` searches exactly (`Flat`) up to this many rows, and with the inverted-file self-join
 /// (`IVFJoin`) above: at 10,000 rows exact search takes about a second on two cores, the join
-/// a third of that, with the same links kept.
+/// a fraction of that, with the same links kept.
 pub const AUTO_FLAT_MAX_ROWS: usize = 10_000;
 
 /// Candidates beyond `k` that an exact search asks for, before keeping the best `k` by [`dot`]
@@ -117,20 +124,24 @@ pub const AUTO_FLAT_MAX_ROWS: usize = 10_000;
 pub const EXACT_MARGIN: usize = 8;
 
 /// Lists probed per list by `auto`'s join, and by an `IVFJoin` search without `nprobe`.
-pub const AUTO_NPROBE: usize = 16;
+pub const AUTO_NPROBE: usize = 4;
 
-/// Training rows per inverted list of `auto`'s IVF index (faiss warns below 39).
-pub const AUTO_TRAIN_ROWS_PER_LIST: usize = 64;
+/// Training rows per inverted list of the join's quantizer (an evenly strided sample).
+pub const AUTO_TRAIN_ROWS_PER_LIST: usize = 32;
+
+/// Rows per inverted list that `auto`'s join aims at ([`auto_nlist`]).
+pub const AUTO_LIST_ROWS: usize = 128;
 
 /// The name of the inverted-file self-join in index strings: `IVFJoin<nlist>` (module docs).
 pub const IVF_JOIN: &str = "IVFJoin";
 
 /// The number of inverted lists of `auto`'s join for `n` rows: the power of two nearest to
-/// `2 sqrt(n)` (in log scale), at least 16. Lists then hold about `sqrt(n) / 2` rows, and the
-/// 16 lists probed about `8 sqrt(n)`: the search costs `O(n^1.5 d)`.
+/// `n / AUTO_LIST_ROWS` (in log scale), at least 16. Lists then hold about 90 to 180 rows
+/// whatever `n`, and each row is compared with the rows of a few lists: the search costs
+/// `O(n d)` per probed list, linear in `n` (docs/scale.md has the measurements behind it).
 pub fn auto_nlist(n: usize) -> usize {
-    let target = 2.0 * (n as f64).sqrt();
-    let exp = target.log2().round().clamp(4.0, 24.0);
+    let target = n as f64 / AUTO_LIST_ROWS as f64;
+    let exp = target.max(1.0).log2().round().clamp(4.0, 24.0);
     1usize << exp as u32
 }
 
@@ -139,13 +150,13 @@ pub fn auto_nlist(n: usize) -> usize {
 ///
 /// - `Flat` (exact) for `n <= AUTO_FLAT_MAX_ROWS`; a given `nprobe` is then dropped;
 /// - above, `IVFJoin<nlist>` (the inverted-file self-join) with `nlist` the power of two
-///   nearest to `2 sqrt(n)` ([`auto_nlist`]), `nprobe` [`AUTO_NPROBE`] unless given, and a
+///   nearest to `n / 128` ([`auto_nlist`]), `nprobe` [`AUTO_NPROBE`] unless given, and a
 ///   training sample of at most [`AUTO_TRAIN_ROWS_PER_LIST`] rows per list.
 ///
 /// The numbers behind these choices (edge recall, pairwise F and time on synthetic data of
 /// 10,000 to a million rows) are in `docs/scale.md`. The join is deterministic: the
-/// training sample is strided, faiss's k-means seeded and run on one thread, and each
-/// list's search independent of the others.
+/// training sample is strided, the k-means seeded, and every product the same on any thread
+/// count (`join.rs`).
 pub fn resolve(config: &KnnConfig, n: usize) -> KnnConfig {
     if !config.index.eq_ignore_ascii_case(AUTO_INDEX) {
         return config.clone();
@@ -154,7 +165,7 @@ pub fn resolve(config: &KnnConfig, n: usize) -> KnnConfig {
         return KnnConfig { index: "Flat".to_string(), nprobe: None, ..config.clone() };
     }
     let nlist = auto_nlist(n);
-    let nprobe = config.nprobe.unwrap_or(std::num::NonZeroUsize::new(AUTO_NPROBE).expect("16 is not 0"));
+    let nprobe = config.nprobe.unwrap_or(std::num::NonZeroUsize::new(AUTO_NPROBE).expect("4 is not 0"));
     KnnConfig {
         index: format!("{IVF_JOIN}{nlist}"),
         nprobe: Some(nprobe),
@@ -184,6 +195,29 @@ pub struct SearchStats {
     pub search_secs: f64,
     /// Where the search ran.
     pub device: DeviceReport,
+    /// Floating-point operations of the build's matrix products (the quantizer's k-means and
+    /// assignment), when the backend counts them: `None` for faiss's indexes.
+    pub build_flops: Option<f64>,
+    /// Useful floating-point operations of the search: `2 d` per pair of rows compared (for
+    /// `Flat`, `2 n^2 d`); `None` where faiss decides what it compares (IVF, HNSW).
+    pub search_flops: Option<f64>,
+}
+
+impl SearchStats {
+    /// The build's speed in GFLOPS (10^9 floating-point operations per second), when known.
+    pub fn build_gflops(&self) -> Option<f64> {
+        gflops(self.build_flops, self.build_secs)
+    }
+
+    /// The search's speed in GFLOPS, when known: how close the search ran to the machine's
+    /// `sgemm` peak (docs/scale.md measures it).
+    pub fn search_gflops(&self) -> Option<f64> {
+        gflops(self.search_flops, self.search_secs)
+    }
+}
+
+fn gflops(flops: Option<f64>, secs: f64) -> Option<f64> {
+    flops.filter(|_| secs > 0.0).map(|f| f / secs / 1e9)
 }
 
 /// Where a search ran, and why there: the report's `device` object.
@@ -236,11 +270,14 @@ impl DeviceReport {
     }
 }
 
-/// What a CPU backend ran: its configuration (with what it resolved) and its times.
+/// What a CPU backend ran: its configuration (with what it resolved), its times and, where the
+/// backend counts them, its flops ([`SearchStats`]).
 struct Ran {
     resolved: KnnConfig,
     build_secs: f64,
     search_secs: f64,
+    build_flops: Option<f64>,
+    search_flops: Option<f64>,
 }
 
 /// The backends a resolved configuration can name.
@@ -377,7 +414,16 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
                             gpu: Some(gpu.info().clone()),
                             gpu_search: Some(gpu_search),
                         };
-                        return Ok((knn, SearchStats { resolved: exact, build_secs, search_secs, device }));
+                        let (n, d) = (features.n() as f64, features.dim() as f64);
+                        let stats = SearchStats {
+                            resolved: exact,
+                            build_secs,
+                            search_secs,
+                            device,
+                            build_flops: None,
+                            search_flops: Some(2.0 * n * n * d),
+                        };
+                        return Ok((knn, stats));
                     }
                     Err(e) if requested == Device::Auto => fallback = Some(format!("the GPU search failed: {e}")),
                     Err(e) => return Err(Error::Gpu { problem: format!("the GPU search failed: {e}") }),
@@ -395,7 +441,8 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
         Method::Join { nlist } => join::search(&job, nlist, progress)?,
     };
     let device = DeviceReport { requested, used: Device::Cpu, backend, fallback, gpu: None, gpu_search: None };
-    Ok((knn, SearchStats { resolved: ran.resolved, build_secs: ran.build_secs, search_secs: ran.search_secs, device }))
+    let Ran { resolved, build_secs, search_secs, build_flops, search_flops } = ran;
+    Ok((knn, SearchStats { resolved, build_secs, search_secs, device, build_flops, search_flops }))
 }
 
 /// [`search_knn`]'s table alone.
@@ -437,16 +484,16 @@ mod tests {
     }
 
     #[test]
-    fn auto_nlist_grows_as_the_square_root() {
+    fn auto_nlist_keeps_lists_of_about_128_rows() {
         assert_eq!(auto_nlist(1), 16);
-        assert_eq!(auto_nlist(20_000), 256); // 2 sqrt(n) = 283
-        assert_eq!(auto_nlist(100_000), 512); // 632
-        assert_eq!(auto_nlist(200_000), 1024); // 894: log2 9.80 rounds up
-        assert_eq!(auto_nlist(584_000), 2048); // 1528: log2 10.58 rounds up
-        assert_eq!(auto_nlist(1_000_000), 2048); // 2000
+        assert_eq!(auto_nlist(20_000), 128); // n / 128 = 156: log2 7.29
+        assert_eq!(auto_nlist(100_000), 1024); // 781: log2 9.61 rounds up
+        assert_eq!(auto_nlist(200_000), 2048); // 1562
+        assert_eq!(auto_nlist(584_000), 4096); // 4562
+        assert_eq!(auto_nlist(1_000_000), 8192); // 7812
         for n in [1000, 50_000, 300_000, 10_000_000] {
-            let ratio = auto_nlist(n) as f64 / (2.0 * (n as f64).sqrt());
-            assert!((0.7..1.42).contains(&ratio), "n = {n}: {}", auto_nlist(n));
+            let rows = n as f64 / auto_nlist(n) as f64;
+            assert!(n < 2048 || (90.0..182.0).contains(&rows), "n = {n}: {}", auto_nlist(n));
         }
     }
 

@@ -56,8 +56,12 @@ impl KnnJobOutput {
             .iter()
             .filter_map(|(name, value)| value.map(|v| format!(" {name}={v}")))
             .collect();
+        let speed = match self.search.search_gflops() {
+            Some(gflops) => format!(" at {gflops:.0} GFLOPS"),
+            None => String::new(),
+        };
         let mut s = format!(
-            "{} rows, k={}, index {}{params}: k-NN table written to {} in {:.2}s (index {:.2}s, search {:.2}s)",
+            "{} rows, k={}, index {}{params}: k-NN table written to {} in {:.2}s (index {:.2}s, search {:.2}s{speed})",
             self.n,
             self.k,
             r.index,

@@ -22,7 +22,7 @@ use crate::config::{MinSim, RunConfig, Source};
 use crate::error::Result;
 use crate::knn::check_recall;
 use crate::measure::Stages;
-use crate::report::{InputReport, Report};
+use crate::report::{InputReport, KnnSpeed, Report};
 use crate::threshold::auto_min_sim;
 
 /// What the main job produces.
@@ -90,6 +90,7 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
     let p = &mut report.peak_rss_bytes_by_stage;
     (p.load, p.knn, p.recall) = (peak_rss.load, peak_rss.knn, peak_rss.recall);
     report.peak_rss_bytes = stages.peak_rss();
+    report.knn_speed = search.as_ref().map(KnnSpeed::new);
     report.recall = recall;
     report.device = search.map(|s| s.device);
     Ok(RunOutput { labels: clustering.labels, report })
