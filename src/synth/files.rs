@@ -79,12 +79,14 @@ impl SynthFiles {
 }
 
 /// [`Synth::sources`] with each junk row its own label, `identities + row`: an image of no one
-/// is a cluster of its own in the best clustering, not one cluster of all junk.
-fn sources_with_junk_apart(synth: &Synth) -> Vec<u32> {
+/// is a cluster of its own in the best clustering, not one cluster of all junk. A near-duplicate
+/// of a junk row takes its original's label (the same photo).
+pub(super) fn sources_with_junk_apart(synth: &Synth) -> Vec<u32> {
     let identities = synth.identity_sizes.len();
     let apart = |(row, &source): (usize, &u32)| {
         if source == JUNK {
-            u32::try_from(identities + row).expect("identities and rows are counted in u32")
+            let original = synth.copy_of[row] as usize;
+            u32::try_from(identities + original).expect("identities and rows are counted in u32")
         } else {
             source
         }
@@ -135,9 +137,27 @@ impl SynthRun {
                 q.mean, q.p01, q.p05, q.p50, q.p95, q.p99, q.pairs
             )
         };
+        // What the harder families add, said only when there is some, so that the base
+        // model's summary reads as before.
+        let mut extra = String::new();
+        if s.sessions > 0 {
+            extra += &format!("; {} sessions", s.sessions);
+        }
+        if s.near_duplicate_rows > 0 {
+            extra += &format!("; {} near-duplicate rows", s.near_duplicate_rows);
+        }
+        if s.clustered_junk_rows > 0 {
+            extra += &format!("; {} of the junk rows clustered", s.clustered_junk_rows);
+        }
+        let near_duplicates = self.similarities.near_duplicate_to_nearest.as_ref().map_or(String::new(), |q| {
+            format!(
+                "\nnear-duplicate to its nearest same-label row: p5 {:.3}, median {:.3}, p95 {:.3} ({} rows)",
+                q.p05, q.p50, q.p95, q.pairs
+            )
+        });
         format!(
             "{} rows x {} in {}: {} identities, sizes min {} median {} mean {:.1} max {}; {} look-alike identities, \
-             {} junk and {} mislabelled rows; generate {:.2}s, write {:.2}s\n{}\n{}",
+             {} junk and {} mislabelled rows{extra}; generate {:.2}s, write {:.2}s\n{}\n{}{near_duplicates}",
             s.n,
             s.dim,
             self.dir.display(),
