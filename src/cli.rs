@@ -545,6 +545,11 @@ pub struct SynthArgs {
     #[arg(long, value_name = "NAME")]
     pub family: Option<FamilyArg>,
 
+    /// Also write DIR/kinds.meta: the kind of every row (0 an image, 1 a near-duplicate, 2
+    /// junk, 3 mislabelled).
+    #[arg(long)]
+    pub kinds: bool,
+
     /// Rows (images). [default: 100000]
     #[arg(long)]
     pub n: Option<usize>,

@@ -20,6 +20,10 @@ use crate::measure::Stages;
 ///   each junk row a label of its own (`identities + row`). Scoring it against `labels.meta`
 ///   with `face-cluster eval` gives the best scores any clustering can reach on the features.
 ///
+/// On request ([`SynthFiles::with_kinds`]) a fifth, `kinds.meta`, gives the kind of every row
+/// ([`Synth::kinds`]: 0 an image, 1 a near-duplicate, 2 junk, 3 mislabelled), as the Python
+/// prototype of the harder families wrote it.
+///
 /// Each is written through [`AtomicFile`], so no partial file is ever left behind.
 #[derive(Debug)]
 pub struct SynthFiles {
@@ -27,6 +31,7 @@ pub struct SynthFiles {
     bin: AtomicFile,
     labels: AtomicFile,
     sources: AtomicFile,
+    kinds: Option<AtomicFile>,
 }
 
 impl SynthFiles {
@@ -42,7 +47,19 @@ impl SynthFiles {
             bin: AtomicFile::create(&dir.join("feats.bin"))?,
             labels: AtomicFile::create(&dir.join("labels.meta"))?,
             sources: AtomicFile::create(&dir.join("sources.meta"))?,
+            kinds: None,
         })
+    }
+
+    /// Also writes `dir/kinds.meta`, the kind of every row.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be created.
+    pub fn with_kinds(mut self) -> Result<Self> {
+        let dir = self.labels.target().parent().expect("created in a folder").to_path_buf();
+        self.kinds = Some(AtomicFile::create(&dir.join("kinds.meta"))?);
+        Ok(self)
     }
 
     /// Writes `synth` and renames the four files into place.
@@ -71,10 +88,15 @@ impl SynthFiles {
         let sources = &mut self.sources;
         crate::io::labels::write_text_labels(sources, &sources_with_junk_apart(synth))
             .map_err(|e| Error::io(sources.target(), e))?;
+        if let Some(kinds) = &mut self.kinds {
+            let values: Vec<u32> = synth.kinds().into_iter().map(|k| k as u32).collect();
+            crate::io::labels::write_text_labels(kinds, &values).map_err(|e| Error::io(kinds.target(), e))?;
+        }
         self.npy.commit()?;
         self.bin.commit()?;
         self.labels.commit()?;
-        self.sources.commit()
+        self.sources.commit()?;
+        self.kinds.map_or(Ok(()), AtomicFile::commit)
     }
 }
 
@@ -178,15 +200,17 @@ impl SynthRun {
 }
 
 /// `face-cluster synth`: checks `config`, creates the files in `dir` ([`SynthFiles`], so a bad
-/// folder fails before anything is drawn), draws the data and writes it.
+/// folder fails before anything is drawn; `kinds.meta` too when `kinds`), draws the data and
+/// writes it.
 ///
 /// # Errors
 ///
 /// [`Error::InvalidParameter`] from [`SynthConfig::validate`], [`Error::Io`] naming the folder or
 /// file that cannot be written.
-pub fn write_synth(config: &SynthConfig, dir: &Path, stages: &mut Stages<'_>) -> Result<SynthRun> {
+pub fn write_synth(config: &SynthConfig, dir: &Path, kinds: bool, stages: &mut Stages<'_>) -> Result<SynthRun> {
     config.validate()?;
     let files = SynthFiles::create(dir)?;
+    let files = if kinds { files.with_kinds()? } else { files };
     let (data, generated) = stages.run(Some(("generate", None)), || generate(config));
     let data = data?;
     let (written, write) = stages.run(Some(("write", None)), || files.write(&data));

@@ -208,7 +208,7 @@ impl SynthConfig {
         }
         // The most rows there can be: n, or every identity of an album at its largest size.
         let (rows_param, max_rows) = if self.identities_total > 0 {
-            (Param::IdentitiesTotal, self.identities_total.checked_mul(self.head_max_size).unwrap_or(usize::MAX))
+            (Param::IdentitiesTotal, self.identities_total.saturating_mul(self.head_max_size))
         } else {
             (Param::Rows, self.n)
         };
@@ -304,6 +304,39 @@ pub struct Synth {
     pub copy_of: Vec<u32>,
     /// What was drawn.
     pub stats: SynthStats,
+}
+
+/// What a row of [`Synth`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum RowKind {
+    /// An image of its source identity (its label's, unless mislabelled).
+    Image = 0,
+    /// A near-duplicate of another row ([`Synth::copy_of`]), whatever that row is.
+    NearDuplicate = 1,
+    /// A junk row: a random vector, or one near the junk centre.
+    Junk = 2,
+    /// An image of another identity than its label's.
+    Mislabelled = 3,
+}
+
+impl Synth {
+    /// The kind of every row.
+    pub fn kinds(&self) -> Vec<RowKind> {
+        (0..self.labels.len())
+            .map(|i| {
+                if self.copy_of[i] as usize != i {
+                    RowKind::NearDuplicate
+                } else if self.sources[i] == JUNK {
+                    RowKind::Junk
+                } else if self.sources[i] != self.labels[i] {
+                    RowKind::Mislabelled
+                } else {
+                    RowKind::Image
+                }
+            })
+            .collect()
+    }
 }
 
 /// Counts of what [`generate`] drew.

@@ -447,3 +447,25 @@ fn album_family_draws_everything_it_names() {
     assert!((0.84..0.87).contains(&diff.p50) && (0.93..0.97).contains(&same.p50), "{same:?} {diff:?}");
     assert!(sims.near_duplicate_to_nearest.unwrap().p05 > 0.99);
 }
+
+#[test]
+fn kinds_agree_with_the_counts_and_their_file() {
+    let config = SynthConfig { n: 4000, dim: 16, ..Family::Mixed.config() };
+    let s = generate(&config).unwrap();
+    let kinds = s.kinds();
+    let count = |kind: RowKind| kinds.iter().filter(|&&k| k == kind).count();
+    let st = &s.stats;
+    assert_eq!(count(RowKind::NearDuplicate), st.near_duplicate_rows);
+    // Junk and mislabelled rows are counted as drawn; a near-duplicate of one is a
+    // near-duplicate (with its original's source).
+    assert_eq!((count(RowKind::Junk), count(RowKind::Mislabelled)), (st.junk_rows, st.mislabelled_rows));
+    let junk_copies = (0..st.n).filter(|&i| kinds[i] == RowKind::NearDuplicate && s.sources[i] == JUNK).count();
+    assert!(junk_copies > 0 && s.sources.iter().filter(|&&x| x == JUNK).count() == st.junk_rows + junk_copies);
+    assert!(count(RowKind::Image) > st.n / 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    SynthFiles::create(dir.path()).unwrap().with_kinds().unwrap().write(&s).unwrap();
+    let written = read_labels(&dir.path().join("kinds.meta")).unwrap();
+    assert_eq!(written, kinds.iter().map(|&k| k as i64).collect::<Vec<_>>());
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 5);
+}
