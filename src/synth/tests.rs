@@ -300,6 +300,15 @@ fn head_identities_have_sizes_in_the_configured_range() {
     let tail_mean = tail.iter().map(|&n| f64::from(n)).sum::<f64>() / tail.len() as f64;
     assert!((26.0..34.0).contains(&tail_mean) && tail.iter().all(|&n| n < 300 * 2), "tail mean {tail_mean}");
     assert_eq!(s.stats.n, 30_000);
+    // Log-uniform: median sqrt(100 x 1000) = 316, no pile-up at either end.
+    let many =
+        SynthConfig { n: 500_000, head_identities: 400, head_min_size: 100, head_max_size: 1000, ..config.clone() };
+    let mut head = generate(&many).unwrap().identity_sizes[..400].to_vec();
+    head.sort_unstable();
+    assert!((270..370).contains(&head[200]), "median {}", head[200]);
+    assert!(head[0] < 110 && head[399] > 950, "{} .. {}", head[0], head[399]);
+    let ends = head.iter().filter(|&&n| n == 100 || n == 1000).count();
+    assert!(ends < 8, "{ends} head sizes at an end of the range");
     // The head is cut to the rows there are.
     let s = generate(&SynthConfig { n: 500, ..config.clone() }).unwrap();
     assert_eq!((s.identity_sizes.iter().sum::<u32>(), s.stats.n), (500, 500));
