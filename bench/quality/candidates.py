@@ -52,13 +52,13 @@ def normalized_links(t, k, thr, **_):
     return src, dst, (w / tot[src]).astype(np.float32)
 
 
-def tier_links(t, k, thr, k0=50, beta=0.85, **_):
+def tier_links(t, k, thr, k0=50, beta=0.85, stride=1, **_):
     """Two-tier: ranks 1..k0-1 kept at sim >= thr (the seed's graph at k0), ranks k0..k-1 only
     at sim >= thr_far = 1 - beta (1 - thr) (beta < 1: stricter in distance units)."""
     far = 1.0 - beta * (1.0 - thr)
     r = ranks(t, k)
     s = t.sims[:, :k]
-    m = np.where(r < int(k0), s >= thr, s >= far)
+    m = np.where(r < int(k0), s >= thr, (s >= far) & ((r - int(k0)) % int(stride) == 0))
     return proto.mask_links(t, k, m, weigh(s, thr, kw_weight(_)))
 
 
@@ -143,43 +143,54 @@ def link_sample(t, k, cap=2_000_000):
     return s
 
 
-def auto_threshold(t, k_merge=50, k_link=256, max_alone=0.5, combine="max"):
+def auto_threshold(t, k_merge=50, k_link=256, max_alone=0.5, combine="max", robust=False):
     """Merge-height valley (near-duplicate valleys discarded) and link-similarity valley;
-    returns (threshold, info)."""
-    h = valley.table_heights(t, min(k_merge, t.k))
-    nn = nn_sims(t)
-    alone = lambda x: float(np.mean(nn < x))
-    vs = sorted(valley.valleys(h, valley.MAX_VALLEY_RATIO), key=lambda v: -v[2])
-    t_merge, rejected = None, []
-    for v in vs:
-        if alone(v[0]) > max_alone:
-            rejected.append(round(v[0], 4))
-            continue
-        t_merge = v[0]
-        break
-    lk = valley.pick(link_sample(t, min(k_link, t.k)), t.n)
-    t_link = lk[0] if lk[2] <= valley.MAX_VALLEY_RATIO else None
-    cands = [x for x in (t_merge, t_link) if x is not None]
-    if not cands:
-        thr = float(np.min(h))  # no valley anywhere: keep every link
-    elif combine == "max":
-        thr = max(cands)
-    elif combine == "merge":
-        thr = t_merge if t_merge is not None else t_link
-    else:
-        thr = t_link if t_link is not None else t_merge
-    info = dict(t_merge=t_merge, t_link=t_link, rejected=rejected, alone=round(alone(thr), 3),
-                h=float(valley.density(h)[2]))
-    return thr, info
+    returns (threshold, info).
 
-
-def mutual_nn_links(t, t_lo, t_hi):
-    """Links i <-> j for mutual nearest neighbours with t_lo <= sim < t_hi."""
-    col = np.where(t.ids[:, 0] == np.arange(t.n), 1, 0)
-    nn = t.ids[np.arange(t.n), col]
-    ns = t.sims[np.arange(t.n), col]
-    i = np.flatnonzero((nn[nn] == np.arange(t.n)) & (ns >= t_lo) & (ns < t_hi))
-    return i, nn[i], ns[i]
+    robust=False: the first version (a valley leaving > max_alone of the rows without a link
+    is near-duplicates; no valley at all keeps every link).
+    robust=True (the recommendation): bandwidths floored at Silverman's rule; a merge valley
+    is near-duplicates only if it leaves > max_alone of the rows alone while the link valley
+    exists and leaves <= max_alone alone; with no valley at all, the deepest dip of the merge
+    heights whatever its depth (and a warning)."""
+    valley.SILVERMAN = robust
+    try:
+        h = valley.table_heights(t, min(k_merge, t.k))
+        nn = nn_sims(t)
+        alone = lambda x: float(np.mean(nn < x))
+        lk = valley.pick(link_sample(t, min(k_link, t.k)), t.n)
+        t_link = lk[0] if lk[2] <= valley.MAX_VALLEY_RATIO else None
+        if robust and t_link is not None and alone(t_link) > max_alone:
+            t_link = None
+        vs = sorted(valley.valleys(h, valley.MAX_VALLEY_RATIO), key=lambda v: -v[2])
+        t_merge, rejected = None, []
+        for v in vs:
+            if alone(v[0]) > max_alone and (not robust or t_link is not None):
+                rejected.append(round(v[0], 4))
+                continue
+            t_merge = v[0]
+            break
+        cands = [x for x in (t_merge, t_link) if x is not None]
+        fallback = None
+        if not cands:
+            if robust:
+                deep = sorted(valley.valleys(h, 1.0), key=lambda v: -v[2])
+                fallback = deep[0][0] if deep else valley.pick(h, t.n)[0]
+                thr = fallback
+            else:
+                thr = float(np.min(h))  # no valley anywhere: keep every link
+        elif combine == "max":
+            thr = max(cands)
+        elif combine == "merge":
+            thr = t_merge if t_merge is not None else t_link
+        else:
+            thr = t_link if t_link is not None else t_merge
+        info = dict(t_merge=t_merge, t_link=t_link, rejected=rejected, alone=round(alone(thr), 3),
+                    h=float(valley.density(h)[2]), h_plain=float(valley.density(h, use_silverman=False)[2]),
+                    fallback=fallback)
+        return thr, info
+    finally:
+        valley.SILVERMAN = False
 
 
 def rule(builder, k=256, attach=None, thr_kw=None, **kw):
@@ -210,12 +221,20 @@ def _proposed_rule(**kw):
 
 RULES = {
     "proposed": _proposed_rule(),
-    "proposed-noattach": _proposed_rule(attach=False),
-    "proposed-merge0.5": _proposed_rule(merge=0.5),
-    "proposed-merge0.67": _proposed_rule(merge=2 / 3),
-    "proposed-merge0.8": _proposed_rule(merge=0.8),
-    "proposed-mergeall0.67": _proposed_rule(merge=2 / 3, merge_graph="all"),
-    "proposed-mergeall0.8": _proposed_rule(merge=0.8, merge_graph="all"),
+    # the steps of the recommendation, one at a time (first version: no merge, plain thresholds)
+    "proposed-v1": _proposed_rule(merge=None, robust=False),
+    "proposed-noattach": _proposed_rule(merge=None, robust=False, attach=False),
+    "proposed-merge0.5": _proposed_rule(merge=0.5, robust=False),
+    "proposed-merge0.67": _proposed_rule(merge=2 / 3, robust=False),
+    "proposed-merge0.8": _proposed_rule(merge=0.8, robust=False),
+    "proposed-robust": _proposed_rule(merge=2 / 3, robust=True),
+    "proposed-k0_30": _proposed_rule(k0=30),
+    "proposed-k0_40": _proposed_rule(k0=40),
+    "proposed-b0.75": _proposed_rule(beta=0.75),
+    "proposed-stride2": _proposed_rule(merge=2 / 3, stride=2, robust=False),
+    "proposed-stride4": _proposed_rule(merge=2 / 3, stride=4, robust=False),
+    "proposed-mergeall0.67": _proposed_rule(merge=2 / 3, merge_graph="all", robust=False),
+    "proposed-mergeall0.8": _proposed_rule(merge=0.8, merge_graph="all", robust=False),
     "auto-seed50": rule(seed_links, k=50),
     "auto-seed256": rule(seed_links, k=256),
     "auto-tier0.6": rule(tier_links, beta=0.6),
@@ -255,13 +274,19 @@ ATTACH_BELOW = 2.0      # a lonely row may join its nearest row down to threshol
 ATTACH_GAP = 1.0        # ... if that row is at least 1 h closer than its second nearest
 
 
-def proposed(t, k=PROPOSED_K, k0=PROPOSED_K0, beta=PROPOSED_BETA, attach=True, merge=None, merge_graph="tier",
-             verbose=False):
+MERGE_SHARE = 2 / 3     # clusters A, B merge when this share of each one's rows link into the other
+
+
+def proposed(t, k=PROPOSED_K, k0=PROPOSED_K0, beta=PROPOSED_BETA, attach=True, merge=MERGE_SHARE,
+             merge_graph="tier", stride=1, robust=True, verbose=False):
     """The recommended label-free default (RESEARCH.md, "The recommended default")."""
     k = min(k, t.k)
-    thr, info = auto_threshold(t, k_merge=50, k_link=k, max_alone=MAX_ALONE)
-    h = info["h"]
-    links = tier_links(t, k, thr, k0=min(k0, k), beta=beta)
+    thr, info = auto_threshold(t, k_merge=50, k_link=k, max_alone=MAX_ALONE, robust=robust)
+    # The attach window is threshold.rs's own bandwidth ((q98 - q2) / 40), without the Silverman
+    # floor: that floor smooths the valley search on few merges, but as a window it lets rows of
+    # small sets join clusters 0.03 below the threshold (tiny-sface300: -3.9 pairwise).
+    h = info["h_plain"]
+    links = tier_links(t, k, thr, k0=min(k0, k), beta=beta, stride=stride)
     labels, im = proto.infomap(*links, t.n)
     merged = 0
     if merge:
@@ -272,11 +297,12 @@ def proposed(t, k=PROPOSED_K, k0=PROPOSED_K0, beta=PROPOSED_BETA, attach=True, m
             if not m:
                 break
     attached = 0
-    if attach:
+    if attach and info["alone"] <= MAX_ALONE:
+        # (when most rows are alone, a lonely row is most likely a one-photo person: no attach)
         labels, attached = attach_clear_nn(t, labels, thr - ATTACH_BELOW * h, ATTACH_GAP * h)
     warnings = []
     if info["t_merge"] is None and info["t_link"] is None:
-        warnings.append("no valley")
+        warnings.append("no valley (min_sim is the deepest dip there is; set --min-sim)")
     if info["rejected"]:
         warnings.append(f"near-duplicate valley at {info['rejected'][0]} ignored")
     if info["alone"] > MAX_ALONE:
@@ -354,6 +380,36 @@ def attach_clear_nn(t, labels, t_lo, gap):
     return out, int(len(cand))
 
 
+def density_peaks(t, m=10, k=PROPOSED_K):
+    """Density-peaks clustering (Rodriguez & Laio, Science 2014) on the k-NN table, made
+    label-free with the automatic threshold: density rho_i = mean similarity of the m nearest
+    other rows; each row points to its most similar neighbour (within k) of higher density
+    (ties by id), and keeps that pointer when its similarity is >= the threshold; clusters
+    are the trees of kept pointers (a row with no kept pointer is a peak)."""
+    k = min(k, t.k)
+    thr, info = auto_threshold(t, k_link=k)
+    own = t.ids[:, 0] == np.arange(t.n)
+    rho = t.sims[:, 1:m + 1].mean(1)
+    ids, sims = t.ids[:, :k], t.sims[:, :k]
+    higher = (rho[np.maximum(ids, 0)] > rho[:, None]) | ((rho[np.maximum(ids, 0)] == rho[:, None]) & (ids < np.arange(t.n)[:, None]))
+    higher &= (ids != np.arange(t.n)[:, None]) & (ids >= 0)
+    first = np.where(higher.any(1), higher.argmax(1), -1)
+    parent = np.arange(t.n)
+    ok = first >= 0
+    rows = np.flatnonzero(ok)
+    par, ps = ids[rows, first[rows]], sims[rows, first[rows]]
+    keep = ps >= thr
+    parent[rows[keep]] = par[keep]
+    # follow pointers to the peak (density strictly increases along them, so no cycles)
+    for _ in range(64):
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            break
+        parent = nxt
+    return parent, {"thr": round(thr, 4)}
+
+
+RULES["density-peaks"] = density_peaks
 RESULTS = proto.DATA / "rules"
 
 
