@@ -239,7 +239,7 @@ def proposed(folder, t):
     labels, why = candidates.proposed(t)
     secs = time.time() - t0
     with tempfile.TemporaryDirectory(dir=proto.TMP) as d:
-        knn_secs = run_tool(["knn", str(folder / "feats.npy"), "-k", str(candidates.PROPOSED_K), "--index", "Flat",
+        knn_secs = run_tool(["knn", str(folder / "feats.npy"), "-k", str(min(candidates.PROPOSED_K, t.n - 1)), "--index", "Flat",
                              "-q", "-o", os.path.join(d, "knn.npz")])
     return score(labels, t, secs + knn_secs, why=why)
 

@@ -72,13 +72,31 @@ def table_heights(t, k):
     return mst_heights(t.n, src, ids[m], t.sims[:, :k][m])
 
 
-def density(heights):
-    """The binned Gaussian kernel density of threshold.rs: (grid, density, h, q_lo, q_hi)."""
+SILVERMAN = False  # issue 17: floor the bandwidth at Silverman's rule (few merges: smoother)
+SILVERMAN_BELOW = 2000  # ... for fewer values than this only (a small-sample guard)
+
+
+def silverman(asc):
+    """Silverman's rule of thumb, 0.9 min(sd, IQR / 1.34) n^(-1/5), for sorted values."""
+    n = len(asc)
+    sd = float(np.std(asc))
+    iqr = float(asc[int(round((n - 1) * 0.75))] - asc[int(round((n - 1) * 0.25))])
+    spread = min(sd, iqr / 1.34) if iqr > 0 else sd
+    return 0.9 * spread * n ** -0.2
+
+
+def density(heights, use_silverman=None):
+    """The binned Gaussian kernel density of threshold.rs: (grid, density, h, q_lo, q_hi).
+    With use_silverman (default: the module's SILVERMAN) and fewer than SILVERMAN_BELOW
+    values, the bandwidth is at least Silverman's rule (40 bandwidths across the spread is too
+    narrow for a few dozen merges: the estimate breaks into spurious valleys)."""
     asc = np.sort(heights.astype(np.float64))
     q = lambda p: asc[int(round((len(asc) - 1) * p))]
     q_lo, q_hi = q(SPREAD[0]), q(SPREAD[1])
     first, last = asc[0], asc[-1]
     h = max((q_hi - q_lo) / BANDWIDTH_DIVISOR, (last - first) / GRID_POINTS, 1e-7)
+    if (SILVERMAN if use_silverman is None else use_silverman) and len(asc) < SILVERMAN_BELOW:
+        h = max(h, silverman(asc))
     lo, hi = first - 3 * h, last + 3 * h
     step = (hi - lo) / (GRID_POINTS - 1)
     pos = (asc - lo) / step
