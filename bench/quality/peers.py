@@ -13,7 +13,7 @@ Methods (rows of the table):
   seed-best      face-cluster-by-infomap's graph, k=50, at its best fixed min_sim for this data
                  set (pairwise F, swept with the labels on the exact table: 0.01 steps, then
                  0.0025 around the best); scores and seconds of one run at that threshold.
-  default        `face-cluster FEATS` with no option (the current default, --preset best).
+  default        `face-cluster FEATS --preset best` (the default before issue 17).
   proposed       the recommended default, prototyped in Python (bench/quality/candidates.py),
                  when that module is importable; seconds = its own wall time from the cached
                  table (no search), plus the search time of one `face-cluster knn`.
@@ -249,7 +249,8 @@ def method(name, folder, t):
     if name == "seed-best":
         return seed_best(folder, t, None)
     if name == "default":
-        return run_main(folder, t, None, [])
+        # The default before issue 17 (k 50, merge-height valley), as the research measured it.
+        return run_main(folder, t, None, ["--preset", "best"])
     if name == "proposed":
         return proposed(folder, t)
     if name == "hdbscan":

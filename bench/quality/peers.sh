@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Issue 17, one command: data sets, exact k-NN tables, the peers table and the research tables.
 #
-# Usage: bench/quality/peers.sh [OUT]        (OUT default: $QDATA/peers; QDATA default
-#                                             /var/cache/face-cluster/quality)
+# Usage: QDATA=DIR SHARED_DATA=DIR bench/quality/peers.sh [OUT]      (OUT default: $QDATA/peers)
+#   QDATA        folder for the data sets, k-NN tables and results (required)
+#   SHARED_DATA  folder holding lfw-a-sface/ (and att-orl/, lfw-a/ if not taken from data/)
 #
 # 1. a venv in bench/quality/.venv (numpy, scipy, scikit-learn, dlib-bin, matplotlib);
-# 2. the real sets (att-orl, lfw-a, lfw-a-sface, from /work/shared/data or data/) and the
+# 2. the real sets (att-orl, lfw-a, lfw-a-sface, from $SHARED_DATA or data/) and the
 #    synthetic ones: base (`face-cluster synth --n 20000 --seed 1`), the harder families of
 #    synth_families.py (seed 1), second draws (seed 2) and the sessions stress set (seed 3);
 # 3. the exact k-NN table of each, k = 256 (`face-cluster knn --index Flat`);
@@ -13,18 +14,18 @@
 #    OUT/peers.md is the table;
 # 5. candidates.py / margins.py: the candidates of RESEARCH.md, and phenomena.py's figures.
 #
-# $FACE_CLUSTER is the binary (default /work/bin/face-cluster-main, else the cargo target).
+# $FACE_CLUSTER is the binary (default: this checkout's release build under $CARGO_TARGET_DIR
+# or target/).
 # Everything is cached: a rerun only computes what is missing. On two shared cores the whole
 # run takes a few hours, most of it the tuned DBSCAN, HDBSCAN and chinese-whispers sweeps.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-export QDATA=${QDATA:-/var/cache/face-cluster/quality}
+export QDATA=${QDATA:?set QDATA to the folder for data sets, k-NN tables and results}
 OUT=${1:-$QDATA/peers}
-BIN=${FACE_CLUSTER:-/work/bin/face-cluster-main}
-[ -x "$BIN" ] || BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/face-cluster
+BIN=${FACE_CLUSTER:-${CARGO_TARGET_DIR:-$REPO/target}/release/face-cluster}
 export FACE_CLUSTER=$BIN
-SHARED=${SHARED_DATA:-/work/shared/data}
+SHARED=${SHARED_DATA:?set SHARED_DATA to the folder holding lfw-a-sface/}
 PY=$HERE/.venv/bin/python
 if [ ! -x "$PY" ]; then
     python3 -m venv "$HERE/.venv"

@@ -23,9 +23,15 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_CORETYPE", "Zen")
 import numpy as np  # noqa: E402
 
-BIN = os.environ.get("FACE_CLUSTER", "/work/bin/face-cluster-main")
-DATA = Path(os.environ.get("QDATA", "/var/cache/face-cluster/quality"))
-TMP = Path(os.environ.get("QTMP", "/var/cache/face-cluster/quality/tmp"))
+_REPO = Path(__file__).resolve().parent.parent.parent
+# The binary: $FACE_CLUSTER, else the release build of this checkout (under $CARGO_TARGET_DIR
+# when set). The research ran main's binary of the time (commit b6f9bce).
+BIN = os.environ.get("FACE_CLUSTER") or str(
+    Path(os.environ.get("CARGO_TARGET_DIR", _REPO / "target")) / "release" / "face-cluster")
+if "QDATA" not in os.environ:
+    raise SystemExit("set QDATA to the folder for the harness's data sets, k-NN tables and results")
+DATA = Path(os.environ["QDATA"])
+TMP = Path(os.environ.get("QTMP", DATA / "tmp"))
 
 
 class Table:
