@@ -478,7 +478,7 @@ impl Report {
         let r = &clustering.refined;
         if r.alone_share > MAX_ALONE {
             warnings.push(format!(
-                "{:.0}% of rows have no neighbour above min_sim {t}; if few photos are of one-off people, set --min-sim lower",
+                "{:.0}% of rows have no neighbour above min_sim {t:.4}; if few photos are of one-off people, set --min-sim lower",
                 100.0 * r.alone_share
             ));
         }

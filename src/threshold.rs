@@ -33,7 +33,7 @@
 //! On the data of this repository the valley lands where a sweep with ground truth finds the
 //! best threshold: 0.954 on `data/lfw-a` (best fixed 0.95), 0.949 on `data/att-orl` (best
 //! 0.94-0.945), 0.48 on 20,000 synthetic rows (best 0.54, flat from 0.46 to 0.60); see
-//! `docs/quality.md` for the figures and their pairwise F.
+//! `docs/quality-issue9.md` for the figures and their pairwise F.
 //!
 //! With fewer than [`MIN_MERGES`] merges there is no density to speak of; the threshold is
 //! then the middle of the largest gap between consecutive merge heights (the widest range of

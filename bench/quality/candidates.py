@@ -279,7 +279,7 @@ MERGE_SHARE = 2 / 3     # clusters A, B merge when this share of each one's rows
 
 def proposed(t, k=PROPOSED_K, k0=PROPOSED_K0, beta=PROPOSED_BETA, attach=True, merge=MERGE_SHARE,
              merge_graph="tier", stride=1, robust=True, verbose=False):
-    """The recommended label-free default (RESEARCH.md, "The recommended default")."""
+    """The recommended label-free default (docs/quality.md, "The recommended default")."""
     k = min(k, t.k)
     thr, info = auto_threshold(t, k_merge=50, k_link=k, max_alone=MAX_ALONE, robust=robust)
     # The attach window is threshold.rs's own bandwidth ((q98 - q2) / 40), without the Silverman

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The one-off measurements of RESEARCH.md that are not candidates.py rules.
+"""The one-off measurements of docs/quality.md that are not candidates.py rules.
 
 Usage: explore.py WHAT
   mr          threshold from mutual-reachability merge heights (HDBSCAN's min_samples m)

@@ -12,7 +12,7 @@
 # 3. the exact k-NN table of each, k = 256 (`face-cluster knn --index Flat`);
 # 4. peers.py: every method on the ten main sets, defaults only on the extra sets;
 #    OUT/peers.md is the table;
-# 5. candidates.py / margins.py: the candidates of RESEARCH.md, and phenomena.py's figures.
+# 5. candidates.py / margins.py: the candidates of docs/quality.md, and phenomena.py's figures.
 #
 # $FACE_CLUSTER is the binary (default: this checkout's release build under $CARGO_TARGET_DIR
 # or target/).
@@ -60,7 +60,7 @@ nice -n 10 "$PY" "$HERE/peers.py" "$OUT" --datasets $EXTRA \
     --methods seed-best,default,proposed,hdbscan,hdbscan-2,dbscan > /dev/null
 cat "$OUT/peers.md"
 
-# The research tables of RESEARCH.md (each rule cached in $QDATA/rules/RULE/DS.json).
+# The research tables of docs/quality.md (each rule cached in $QDATA/rules/RULE/DS.json).
 RULES=proposed,proposed-v1,proposed-noattach,auto-seed50,auto-seed256,auto-tier0.7,tier-k0_20-b0.7,tier-k0_40-b0.7
 RULES=$RULES,tier-k0_20-b0.75,auto-tier0.7-lin,auto-tier0.7-one,auto-tier0.7-sat4,auto-tier0.7-k128,auto-tier0.7-k192
 RULES=$RULES,proposed-stride2,proposed-mergeall0.67,density-peaks

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The figures of RESEARCH.md's "What goes wrong" section, from the cached k-NN tables.
+"""The figures of docs/quality.md's "What goes wrong" section, from the cached k-NN tables.
 
 Usage: phenomena.py OUT_DIR [DATASETS]
 

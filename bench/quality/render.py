@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Renders docs/quality.md from bench/quality/RESEARCH.md: each `NAME_TABLE` placeholder line
+"""Renders docs/quality.md from bench/quality/quality.in.md: each `NAME_TABLE` placeholder line
 is replaced by its table, read from bench/quality/results/ (in the repository) or from the
 harness's outputs under $QDATA (peers.py, candidates.py rules, summary.py). A table whose
 source is missing is left out with a line saying which file it needs.
 
-Usage: bench/quality/render.py [RESEARCH.md] [OUT.md] [APPENDIX.md]
-       (defaults: bench/quality/RESEARCH.md, docs/quality.md; APPENDIX, if given, is appended)
+Usage: bench/quality/render.py [TEMPLATE.md] [OUT.md] [APPENDIX.md]
+       (defaults: bench/quality/quality.in.md, docs/quality.md; APPENDIX, if given, is appended)
 
 $QDATA: the harness's data folder (required for the peers, rules and summary tables).
 """
@@ -27,6 +27,7 @@ RESULTS = {
     "CODELENGTH_TABLE": "codelength.md",
     "ATTACH_TABLE": "attach.md",
     "SMALL_TABLE": "small.md",
+    "RUST_TABLE": "rust-default.md",
 }
 
 # Rows of candidates.py's rules table that make up the two-tier table.
@@ -83,7 +84,7 @@ def table(name):
 
 
 def main():
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "RESEARCH.md"
+    src = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "quality.in.md"
     dst = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs" / "quality.md"
     out = []
     for line in src.read_text().splitlines():

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sweeps behind docs/quality.md: every data set over thresholds, strategies, rules for rows
+# The sweeps behind docs/quality-issue9.md: every data set over thresholds, strategies, rules for rows
 # left alone, and k, each with a cell at the automatic threshold.
 #
 # Usage: bench/quality/run.sh BIN OUT [DATASET...]

@@ -33,7 +33,7 @@ fn cluster(extra: &[&str]) -> (String, Report, String) {
 }
 
 /// Issue 17's default: k 256, the robust threshold (on ORL the merge valley, 0.9489, above the
-/// link valley, 0.9435: `bench/quality/RESEARCH.md`), the two-tier graph, merge and attach.
+/// link valley, 0.9435: `docs/quality.md`), the two-tier graph, merge and attach.
 #[test]
 fn the_default_picks_min_sim_and_says_so() {
     let (_, report, stderr) = cluster(&[]);
