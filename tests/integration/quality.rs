@@ -326,3 +326,35 @@ fn auto_on_lfw_is_within_a_point_of_the_best_fixed_threshold() {
     assert!((0.945..0.96).contains(&picked), "{picked}");
     assert!(auto_f > fixed_f - 0.01, "auto {auto_f} vs 0.95 {fixed_f}");
 }
+
+/// Mostly one-off people (ORL's first photo of each of 40 people, and all 10 of one person):
+/// the threshold still finds every person, and the summary warns that most rows are alone
+/// (so a lonely row is not attached to anyone).
+#[test]
+fn most_rows_alone_is_a_warning() {
+    let (rows, labels) = orl_rows();
+    let pick: Vec<usize> = (0..40).map(|p| p * 10).chain(1..10).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (feats, truth) = (dir.path().join("oneoff.npy"), dir.path().join("oneoff.meta"));
+    let sub: Vec<Vec<f32>> = pick.iter().map(|&i| rows[i].clone()).collect();
+    std::fs::write(&feats, npy_f32(&sub)).unwrap();
+    std::fs::write(&truth, pick.iter().map(|&i| labels[i].as_str()).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let report = dir.path().join("run.json");
+    let out = face_cluster()
+        .arg(&feats)
+        .args(["--labels", truth.to_str().unwrap(), "-o", "/dev/null", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let line = format!(
+        "warning: 80% of rows have no neighbour above min_sim {:.4}; if few photos are of one-off people, set --min-sim lower",
+        report.params.min_sim
+    );
+    assert!(stderr.contains(&line), "{stderr}");
+    assert!(report.refine.attach_skipped && report.refine.attached == 0);
+    let eval = report.eval.unwrap();
+    assert_eq!((eval.pairwise.f, eval.pred_clusters), (1.0, 40));
+}
