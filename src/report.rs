@@ -70,6 +70,7 @@
 //!                    "bandwidth": 0.0151, "alone_share": 0.01},
 //! "refine": {"merges": 0, "attached": 1, "attach_skipped": false, "far_min_sim": 0.6497,
 //!            "reach_share": 0.02, "alone_share": 0.01},
+//! "min_sim_decided": true,
 //! "notes": ["min_sim 0.4996 from the link valley (merge valley at 0.4587)"],
 //! "warnings": ["a valley at 0.9554 made of near-duplicates (65% of rows alone there) was ignored"]
 //! ```
@@ -109,8 +110,11 @@ pub struct Report {
     pub params: ParamsReport,
     /// How `min_sim` was picked, when it was (`--min-sim auto`) with the `valley` rule.
     pub auto_min_sim: Option<AutoMinSim>,
-    /// How the `robust` rule picked `min_sim` (or would have, when it was given).
+    /// How the `robust` rule picked `min_sim` (or would have, when it was given or picked by
+    /// the `valley` rule and the strategy needed the rule's bandwidth).
     pub min_sim_choice: Option<MinSimChoice>,
+    /// Whether `min_sim_choice` is the threshold used.
+    pub min_sim_decided: bool,
     /// What the steps after Infomap did.
     pub refine: RefineReport,
     /// Lines on what was chosen and why.
@@ -400,6 +404,7 @@ impl Report {
             },
             auto_min_sim,
             min_sim_choice: None,
+            min_sim_decided: false,
             refine: c.refined.into(),
             notes: Vec::new(),
             warnings: Vec::new(),
@@ -445,12 +450,16 @@ impl Report {
         if let Some((asked, used)) = fitted_k {
             notes.push(format!("k lowered from {asked} to {used}: the input has {} rows", self.input.n));
         }
-        let auto = config.min_sim == MinSim::Auto;
+        // Whether the robust rule's choice is the threshold used (else it only gave the attach
+        // window's bandwidth).
+        let decided = config.min_sim == MinSim::Auto && config.strategy.auto_rule == AutoRule::Robust;
+        self.min_sim_decided = decided;
         if let Some(c) = &choice {
             let merge = c.merge_valley.map_or("none".to_string(), |m| format!("{m:.4}"));
             let link = c.link_valley.map_or("none".to_string(), |l| format!("{l:.4}"));
-            if !auto {
-                notes.push(format!("min_sim {t} given; the default rule would pick {:.4}", c.min_sim));
+            if !decided {
+                let how = if config.min_sim == MinSim::Auto { "picked by the valley rule" } else { "given" };
+                notes.push(format!("min_sim {t} {how}; the default rule would pick {:.4}", c.min_sim));
             } else {
                 match c.chosen_by {
                     ChosenBy::Fallback => warnings.push(format!(
@@ -467,7 +476,7 @@ impl Report {
                     )),
                 }
             }
-            for v in &c.skipped {
+            for v in c.skipped.iter().filter(|_| decided) {
                 warnings.push(format!(
                     "a valley at {:.4} made of near-duplicates ({:.0}% of rows alone there) was ignored",
                     v.min_sim,
@@ -518,12 +527,13 @@ impl Report {
         if let Some(c) = &self.min_sim_choice {
             let r = &self.refine;
             let far = r.far_min_sim.map(|f| format!(", far tier {f:.4}")).unwrap_or_default();
+            let chosen =
+                if self.min_sim_decided { format!("chosen {:?}", c.chosen_by) } else { "not used".to_string() };
             let _ = writeln!(
                 s,
-                "min_sim rule: merge valley {}, link valley {}, chosen {:?}{far}, h {:.4}",
+                "min_sim rule: merge valley {}, link valley {}, {chosen}{far}, h {:.4}",
                 c.merge_valley.map_or("none".to_string(), |m| format!("{m:.4}")),
                 c.link_valley.map_or("none".to_string(), |l| format!("{l:.4}")),
-                c.chosen_by,
                 c.bandwidth,
             );
         }

@@ -51,10 +51,8 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
     let strategy = &config.strategy;
     // Issue 17's rule also gives the attach window's bandwidth, so it runs for a given
     // min_sim too when the strategy attaches (and then says what it would have picked).
-    let needs_choice = match config.min_sim {
-        MinSim::Auto => strategy.auto_rule == AutoRule::Robust,
-        MinSim::Fixed(_) => strategy.needs_bandwidth(),
-    };
+    let robust = config.min_sim == MinSim::Auto && strategy.auto_rule == AutoRule::Robust;
+    let needs_choice = robust || strategy.needs_bandwidth();
     let choice = if needs_choice {
         let (choice, measured) = stages.run(Some(("min_sim", None)), || choose_min_sim(&knn, k));
         timings.min_sim = measured.secs;
@@ -64,8 +62,8 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
     };
     let (auto, min_sim) = match (config.min_sim, &choice) {
         (MinSim::Fixed(v), _) => (None, v),
-        (MinSim::Auto, Some(choice)) => (None, choice.similarity()),
-        (MinSim::Auto, None) => {
+        (MinSim::Auto, Some(choice)) if robust => (None, choice.similarity()),
+        (MinSim::Auto, _) => {
             let (auto, measured) = stages.run(Some(("min_sim", None)), || auto_min_sim(&knn, k));
             timings.min_sim = measured.secs;
             let auto = auto?;

@@ -260,6 +260,13 @@ fn the_best_preset_is_the_seed_graph_at_the_merge_valley() {
         "{stderr}"
     );
     assert_eq!(best.eval.unwrap().pred_clusters, 40);
+    // The default's steps after Infomap under `best`'s threshold: the robust rule runs for the
+    // attach window's bandwidth only, and says so.
+    let (_, mixed, stderr) = cluster(&["--preset", "best", "--lonely", "nearest", "--merge", "0.667"]);
+    assert_eq!(mixed.params.min_sim, best.params.min_sim);
+    assert!(mixed.min_sim_choice.is_some() && !mixed.min_sim_decided);
+    assert!(stderr.contains("not used, h "), "{stderr}");
+    assert!(stderr.contains("picked by the valley rule; the default rule would pick 0.9489"), "{stderr}");
     // Given the seed's threshold, `best` is the seed: the two presets differ only in min_sim.
     let (seed_labels, seed, _) = cluster(&["--preset", "seed"]);
     let (best_058, report, _) = cluster(&["--preset", "best", "--min-sim", "0.58"]);
