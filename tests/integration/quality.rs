@@ -365,3 +365,37 @@ fn most_rows_alone_is_a_warning() {
     let eval = report.eval.unwrap();
     assert_eq!((eval.pairwise.f, eval.pred_clusters), (1.0, 40));
 }
+
+/// A sweep's `auto` cell under `--preset default` is the main job's default: the same stages
+/// after the search (threshold rule, two-tier graph, merge, attach), the same scores.
+#[test]
+fn the_sweep_runs_the_default_as_the_main_job_does() {
+    let (_, default, _) = cluster(&[]);
+    let (feats, labels) = (orl("feats.npy"), orl("labels.meta"));
+    let out = run(&[
+        "sweep",
+        &feats,
+        "--labels",
+        &labels,
+        "--preset",
+        "default",
+        "--k",
+        "256",
+        "--min-sim",
+        "0.93,auto",
+        "--json",
+        "-q",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2);
+    let auto = &cells[1];
+    assert_eq!(auto["min_sim_auto"], true);
+    assert_eq!(auto["min_sim"].as_f64().unwrap() as f32, default.params.min_sim);
+    assert_eq!(auto["strategy"]["edges"]["pruning"], "tiered");
+    assert_eq!(auto["strategy"]["lonely"], "nearest");
+    assert_eq!(auto["links"].as_u64().unwrap() as usize, default.graph.links);
+    let eval = default.eval.unwrap();
+    assert_eq!(auto["eval"]["pairwise"]["f"].as_f64().unwrap(), eval.pairwise.f);
+    assert_eq!(auto["clusters"].as_u64().unwrap() as usize, default.clusters);
+}
