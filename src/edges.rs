@@ -104,9 +104,9 @@ fn neighbours(knn: &Knn, k: usize, i: usize) -> impl Iterator<Item = (u32, f32)>
 }
 
 /// The far tier's threshold of [`Pruning::Tiered`]: `1 - far_beta (1 - min_sim)`, computed in
-/// `f64` and rounded up to the next `f32`.
+/// `f64` and rounded to the nearest `f32` (as the prototype's float32 comparisons do).
 pub fn far_min_sim(min_sim: Similarity, far_beta: f64) -> f32 {
-    crate::threshold::f32_at_least(1.0 - far_beta * (1.0 - f64::from(min_sim.get())))
+    (1.0 - far_beta * (1.0 - f64::from(min_sim.get()))) as f32
 }
 
 /// The share of rows whose slot `k - 1` holds a link at or above `far`: rows linked as far as
@@ -560,7 +560,7 @@ mod tests {
         let config = EdgeConfig { far_beta: 0.9, ..config };
         let g = build_edges(&knn, 8, sim(0.6), &config).unwrap();
         assert_eq!(g.out_links(0).1, [0.9, 0.75, 0.7, 0.65]);
-        assert_eq!(far_min_sim(sim(0.6), 0.9), crate::threshold::f32_at_least(1.0 - 0.9 * (1.0 - f64::from(0.6f32))));
+        assert_eq!(far_min_sim(sim(0.6), 0.9), (1.0 - 0.9 * (1.0 - f64::from(0.6f32))) as f32);
         // With all slots near, it is the seed's rule.
         let config = EdgeConfig { near_slots: 8, ..config };
         let g = build_edges(&knn, 8, sim(0.6), &config).unwrap();

@@ -170,8 +170,8 @@ pub fn attach_nearest(labels: &[u32], nearest: &[(u32, f32, f32)], min_sim: f64,
     let mut parent: Vec<u32> = (0..n as u32).collect();
     let mut attached = 0;
     for (i, &(j, s1, s2)) in nearest.iter().enumerate() {
-        // The gap as the prototype takes it: an f32 difference.
-        if lonely(i) && j != crate::knn::NONE && f64::from(s1) >= min_sim && f64::from(s1 - s2) >= min_gap {
+        // In f32, as the prototype compares (thresholds rounded to the nearest f32).
+        if lonely(i) && j != crate::knn::NONE && s1 >= min_sim as f32 && s1 - s2 >= min_gap as f32 {
             attached += 1;
             union(&mut parent, i as u32, j);
         }

@@ -416,26 +416,10 @@ pub struct MinSimChoice {
 }
 
 impl MinSimChoice {
-    /// The threshold as the graph takes it: the smallest `f32` at or above `min_sim`, so that a
-    /// similarity passes exactly when it would against the `f64` value.
+    /// The threshold as the graph takes it: `min_sim` rounded to the nearest `f32`, as the
+    /// prototype's float32 comparisons round it.
     pub fn similarity(&self) -> Similarity {
-        Similarity::clamped(f32_at_least(self.min_sim))
-    }
-}
-
-/// The smallest `f32` that is `>= x` (for `x` within the `f32` range).
-pub fn f32_at_least(x: f64) -> f32 {
-    let f = x as f32;
-    if f64::from(f) >= x {
-        return f;
-    }
-    let bits = f.to_bits();
-    if f == 0.0 {
-        f32::from_bits(1)
-    } else if f > 0.0 {
-        f32::from_bits(bits + 1)
-    } else {
-        f32::from_bits(bits - 1)
+        Similarity::clamped(self.min_sim as f32)
     }
 }
 
@@ -459,7 +443,9 @@ pub fn alone_share(nearest: &[(u32, f32, f32)], x: f64) -> f64 {
     if nearest.is_empty() {
         return 0.0;
     }
-    nearest.iter().filter(|n| f64::from(n.1) < x).count() as f64 / nearest.len() as f64
+    // In f32, as the prototype compares.
+    let x = x as f32;
+    nearest.iter().filter(|n| n.1 < x).count() as f64 / nearest.len() as f64
 }
 
 /// Picks `min_sim` with issue 17's rule (`docs/quality.md`), from the first `k` slots of each
@@ -809,22 +795,6 @@ mod tests {
             let stride = all.len().div_ceil(cap);
             let expected: Vec<f32> = all.iter().copied().step_by(stride).collect();
             assert_eq!(link_sample(&knn, 30, cap), expected, "cap {cap}");
-        }
-    }
-
-    #[test]
-    fn thresholds_round_up_to_f32() {
-        for x in [0.1f64, 0.9537451981, -0.25, 1.0, 0.0, -1e-12, 1e-12] {
-            let f = f32_at_least(x);
-            assert!(f64::from(f) >= x, "{x}");
-            let below = if f > 0.0 {
-                f32::from_bits(f.to_bits() - 1)
-            } else if f == 0.0 {
-                -f32::from_bits(1)
-            } else {
-                f32::from_bits(f.to_bits() + 1)
-            };
-            assert!(f64::from(below) < x, "{x}: {f} is not the smallest");
         }
     }
 
