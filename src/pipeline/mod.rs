@@ -65,7 +65,7 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
         (MinSim::Auto, Some(choice)) if robust => (None, choice.similarity()),
         (MinSim::Auto, _) => {
             let (auto, measured) = stages.run(Some(("min_sim", None)), || auto_min_sim(&knn, k));
-            timings.min_sim = measured.secs;
+            timings.min_sim += measured.secs;
             let auto = auto?;
             let min_sim = auto.similarity();
             (Some(auto), min_sim)
