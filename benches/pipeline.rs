@@ -48,6 +48,7 @@ fn cluster(knn: &Knn, truth: &[i64]) -> Scores {
         min_sim: Similarity::SEED,
         strategy: Strategy::default(),
         optimizer: Optimizer::default(),
+        bandwidth: None,
     };
     let clustering = cluster::cluster(std::borrow::Cow::Borrowed(knn), &params, Some(truth), &mut Stages::quiet())
         .expect("k fits the table, one label per row");

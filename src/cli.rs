@@ -14,7 +14,10 @@ use face_cluster::sweep::{parse_ks, parse_min_sim_grid};
 /// the map equation and writes one cluster label per input row (stdout by default). Given
 /// ground truth (--labels), it also reports pairwise and BCubed precision/recall/F and NMI.
 ///
-/// `face-cluster --k 50 --min-sim 0.58 feats.npy` is face-cluster-by-infomap's method exactly.
+/// With no option it runs the default preset (docs/quality.md): 256 neighbours, the threshold
+/// read off the data (with a warning when the data gives no clear answer), a two-tier graph,
+/// and clusters merged and lonely rows attached after Infomap. `--preset seed` (k 50, min_sim
+/// 0.58) is face-cluster-by-infomap's method exactly; `--preset best` is the previous default.
 ///
 /// Exit status: 0 on success (also when stdout is closed early, as by `| head`), 1 on a runtime
 /// or input error, 2 on a usage error, 128 + the signal number when interrupted (130 for Ctrl-C;
@@ -98,9 +101,11 @@ pub enum FormatArg {
 #[derive(Debug, Args, Clone)]
 pub struct SearchArgs {
     /// Neighbours searched per row, the row itself included (as in the seed); at least 1 and
-    /// smaller than the number of rows.
-    #[arg(short = 'k', long = "k", default_value_t = 50)]
-    pub k: usize,
+    /// smaller than the number of rows. Default: the preset's (256 for the default preset,
+    /// lowered to the number of rows - 1 for small inputs; 50 for `seed` and `best`, and for
+    /// `face-cluster knn`).
+    #[arg(short = 'k', long = "k")]
+    pub k: Option<usize>,
 
     /// Index options.
     #[command(flatten)]
@@ -202,8 +207,10 @@ pub enum FlowArg {
 /// Named sets of choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PresetArg {
-    /// The strongest combination measured (docs/quality.md): the seed's graph with
-    /// --min-sim auto.
+    /// Issue 17's label-free default (docs/quality.md): k 256, the robust automatic threshold,
+    /// two-tier links, clusters merged, lonely rows attached to a clear nearest row.
+    Default,
+    /// The previous default: the seed's graph at k 50 with the merge-height valley.
     Best,
     /// face-cluster-by-infomap exactly: k 50, min_sim 0.58, threshold links weighted by
     /// similarity, directed flow, rows without links on their own.
@@ -219,6 +226,9 @@ pub enum EdgesArg {
     Adaptive,
     /// Neighbours (>= min_sim) sharing at least --min-snn of their neighbour lists.
     Snn,
+    /// Two tiers: the 19 nearest down to min_sim, farther ones only down to
+    /// 1 - 0.7 (1 - min_sim).
+    Tiered,
 }
 
 /// Link weights.
@@ -241,14 +251,19 @@ pub enum LonelyArg {
     Infomap,
     /// Rows alone in their cluster join their strongest link's cluster.
     Attach,
+    /// Rows alone in their cluster join a clear nearest row's cluster (within 2 bandwidths
+    /// below min_sim, 1 bandwidth nearer than the second nearest).
+    Nearest,
 }
 
 /// Strategy options of the main job; each overrides the preset.
 #[derive(Debug, Args, Clone)]
 pub struct StrategyArgs {
-    /// Named set of choices: `best` (the default: the seed's graph with --min-sim auto) or
-    /// `seed` (face-cluster-by-infomap exactly, min_sim 0.58). Options given explicitly
-    /// override the preset.
+    /// Named set of choices: `default` (k 256, robust automatic threshold, two-tier links,
+    /// merge and attach), `best` (the previous default: the seed's graph at k 50 with the
+    /// merge-height valley) or `seed` (face-cluster-by-infomap exactly, k 50, min_sim 0.58).
+    /// Options given explicitly override the preset: a --k replaces its k (and is never
+    /// lowered), a --min-sim its threshold (the other steps stay).
     #[arg(long, value_enum)]
     pub preset: Option<PresetArg>,
 
@@ -261,14 +276,31 @@ pub struct StrategyArgs {
     #[arg(long, value_enum)]
     pub weights: Option<WeightsArg>,
 
-    /// Rows left alone: own (own cluster, the seed's), infomap (Infomap's module) or attach
-    /// (join the strongest link's cluster). Default: the preset's (own).
+    /// Rows left alone: own (own cluster, the seed's), infomap (Infomap's module), attach
+    /// (join the strongest link's cluster) or nearest (join a clear nearest row's cluster).
+    /// Default: the preset's (nearest for `default`, own otherwise).
     #[arg(long, value_enum)]
     pub lonely: Option<LonelyArg>,
+
+    /// Merge two clusters when at least this share of each one's rows link into the other,
+    /// in [0, 1], or `off`. Default: the preset's (0.667 for `default`, off otherwise).
+    #[arg(long, value_name = "SHARE|off", value_parser = parse_merge)]
+    pub merge: Option<MergeArg>,
 
     /// Shared-neighbour score a link needs with --edges snn, in [0, 1].
     #[arg(long, value_name = "SCORE")]
     pub min_snn: Option<f32>,
+}
+
+/// `--merge` as typed: a share, or `None` for `off`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MergeArg(pub Option<f32>);
+
+fn parse_merge(text: &str) -> Result<MergeArg, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(MergeArg(None));
+    }
+    text.trim().parse::<f32>().map(|v| MergeArg(Some(v))).map_err(|_| format!("'{text}' is neither 'off' nor a number"))
 }
 
 /// `--min-sim` as typed: `auto` or a number whose range is checked with the other settings
@@ -478,7 +510,8 @@ pub struct SweepArgs {
     pub ks: Grid<K>,
 
     /// min_sim values: a comma list and/or inclusive START:STOP:STEP ranges, e.g.
-    /// 0.50:0.70:0.02; the item `auto` adds a cell at the threshold picked from the data.
+    /// 0.50:0.70:0.02; the item `auto` adds a cell at the threshold picked from the data (by
+    /// the rule of --preset).
     #[arg(long = "min-sim", value_name = "LIST", default_value = "0.58", allow_hyphen_values = true,
           value_parser = min_sim_grid_parser)]
     pub min_sims: MinSimGrid,
@@ -492,8 +525,15 @@ pub struct SweepArgs {
     #[arg(long, value_name = "KNN.npz")]
     pub knn: Option<PathBuf>,
 
-    /// Link rules to sweep (comma list): threshold, adaptive, snn.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "threshold")]
+    /// The strategy the lists below vary: `best` (the seed's strategy, with the merge-height
+    /// valley for `auto`) or `default` (two-tier links, merge, nearest attach and the robust
+    /// automatic threshold, unless the lists say otherwise); `seed` is `best` here.
+    #[arg(long, value_enum, default_value = "best")]
+    pub preset: PresetArg,
+
+    /// Link rules to sweep (comma list): threshold, adaptive, snn, tiered. Default: the
+    /// preset's.
+    #[arg(long, value_enum, value_delimiter = ',')]
     pub edges: Vec<EdgesArg>,
 
     /// Link weights to sweep (comma list): sim, normalized, snn.
@@ -504,8 +544,9 @@ pub struct SweepArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "directed")]
     pub flow: Vec<FlowArg>,
 
-    /// Rules for rows left alone to sweep (comma list): own, infomap, attach.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "own")]
+    /// Rules for rows left alone to sweep (comma list): own, infomap, attach, nearest.
+    /// Default: the preset's.
+    #[arg(long, value_enum, value_delimiter = ',')]
     pub lonely: Vec<LonelyArg>,
 
     /// Shared-neighbour score a link needs with --edges snn, in [0, 1].
@@ -713,7 +754,7 @@ mod tests {
     fn seed_usage_parses() {
         let cli = Cli::try_parse_from(["face-cluster", "--k", "50", "--min-sim", "0.58", "feats.npy"]).unwrap();
         assert!(cli.command.is_none());
-        assert_eq!(cli.run.search.k, 50);
+        assert_eq!(cli.run.search.k, Some(50));
         assert_eq!(cli.run.min_sim, Some(MinSimArg(Some(0.58))));
         assert_eq!(cli.run.features.as_deref(), Some(std::path::Path::new("feats.npy")));
     }
@@ -884,6 +925,8 @@ mod tests {
         assert_eq!(values(&args.min_sims), (vec![0.5], true));
         assert_eq!(args.edges, [EdgesArg::Threshold, EdgesArg::Snn]);
         assert_eq!(args.flow, [FlowArg::Directed, FlowArg::Undirected]);
-        assert_eq!((args.weights.as_slice(), args.lonely.as_slice()), (&[WeightsArg::Sim][..], &[LonelyArg::Own][..]));
+        // The lonely rule and the links rule default to the preset's (`best`: own, threshold).
+        assert_eq!((args.weights.as_slice(), args.lonely.as_slice()), (&[WeightsArg::Sim][..], &[][..]));
+        assert_eq!(args.preset, PresetArg::Best);
     }
 }

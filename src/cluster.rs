@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! Knn --edges::build_edges--> Graph --Infomap::run--> Partition --labels::assign_labels--> labels
+//!     --labels::merge_clusters (Strategy::merge)--> --labels::attach_nearest (Lonely::Nearest)-->
 //!                                                                   --metrics::evaluate--> Scores
 //! ```
+//!
+//! The two steps after the labels are issue 17's: they run for the main job and every sweep
+//! cell alike, here and nowhere else.
 //!
 //! The main job ([`crate::pipeline::run`]) runs [`cluster`] once on the table it searched or
 //! read; a sweep ([`crate::sweep`]) runs it once per cell of its grid on one table. The
@@ -13,14 +17,15 @@
 
 use std::borrow::Cow;
 
-use crate::config::{Optimizer, Similarity, Strategy};
-use crate::edges::build_edges;
+use crate::config::{Lonely, Optimizer, Pruning, Similarity, Strategy};
+use crate::edges::{build_edges, far_min_sim, reach_share};
 use crate::error::Result;
 use crate::infomap::{Infomap, Partition};
 use crate::knn::Knn;
-use crate::labels::{assign_labels, ClusterCounts};
+use crate::labels::{assign_labels, attach_nearest, merge_clusters, ClusterCounts};
 use crate::measure::{Measured, Stages};
 use crate::metrics::{evaluate, Scores};
+use crate::threshold::{alone_share, nearest_two, MAX_ALONE};
 
 /// What the stages after the search take, besides the table.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +38,33 @@ pub struct ClusterParams {
     pub strategy: Strategy,
     /// Infomap's trials and seed.
     pub optimizer: Optimizer,
+    /// `h`, the merge heights' bandwidth ([`crate::threshold::MinSimChoice::bandwidth`]): the
+    /// unit of [`Lonely::Nearest`]'s window. Without it, that rule attaches nothing.
+    pub bandwidth: Option<f64>,
+}
+
+/// How far below `min_sim` [`Lonely::Nearest`] looks, in bandwidths (issue 17's ATTACH_BELOW).
+pub const ATTACH_BELOW: f64 = 2.0;
+/// How much nearer than the second nearest the nearest row must be, in bandwidths (ATTACH_GAP).
+pub const ATTACH_GAP: f64 = 1.0;
+
+/// What the steps after Infomap did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Refined {
+    /// Pairs of clusters joined by [`merge_clusters`].
+    pub merges: usize,
+    /// Lonely rows attached to their nearest row's cluster ([`attach_nearest`]).
+    pub attached: usize,
+    /// Whether attaching was skipped because most rows have no link at `min_sim` (then a lonely
+    /// row is most likely a one-photo person).
+    pub attach_skipped: bool,
+    /// The far tier's threshold ([`Pruning::Tiered`]).
+    pub far_min_sim: Option<f32>,
+    /// Share of rows whose last slot holds a link at or above the far threshold
+    /// ([`crate::edges::reach_share`]; [`Pruning::Tiered`]).
+    pub reach_share: Option<f64>,
+    /// Share of rows with no neighbour at or above `min_sim`.
+    pub alone_share: f64,
 }
 
 /// A clustering and what it took.
@@ -48,6 +80,8 @@ pub struct Clustering {
     pub partition: Partition,
     /// Counts of the clusters.
     pub counts: ClusterCounts,
+    /// What the steps after Infomap did.
+    pub refined: Refined,
     /// Scores against the ground truth, when given.
     pub eval: Option<Scores>,
     /// Building the graph.
@@ -83,10 +117,34 @@ pub fn cluster(
     let (graph, graph_stage) =
         stages.run(Some(("graph", None)), || build_edges(&knn, params.k, params.min_sim, &params.strategy.edges));
     let graph = graph?;
+    let strategy = &params.strategy;
+    let mut refined = Refined::default();
+    if strategy.edges.pruning == Pruning::Tiered {
+        let far = far_min_sim(params.min_sim, strategy.edges.far_beta);
+        refined.far_min_sim = Some(far);
+        refined.reach_share = Some(reach_share(&knn, params.k, far));
+    }
+    // Only the nearest two of each row outlive the table (12 bytes a row).
+    let nearest = nearest_two(&knn);
+    refined.alone_share = alone_share(&nearest, f64::from(params.min_sim.get()));
     drop(knn);
-    let infomap = Infomap::new(params.optimizer.infomap(params.strategy.flow));
+    let infomap = Infomap::new(params.optimizer.infomap(strategy.flow));
     let (partition, infomap_stage) = stages.run(Some(("infomap", None)), || infomap.run(&graph));
-    let (labels, labels_secs) = stages.time(|| assign_labels(&partition, &graph, params.strategy.lonely));
+    let (labels, labels_secs) = stages.time(|| {
+        let mut labels = assign_labels(&partition, &graph, strategy.lonely);
+        if let Some(share) = strategy.merge {
+            (labels, refined.merges) = merge_clusters(&labels, &graph, f64::from(share.get()));
+        }
+        if strategy.lonely == Lonely::Nearest {
+            // When most rows are alone, a lonely row is most likely a one-photo person.
+            refined.attach_skipped = refined.alone_share > MAX_ALONE;
+            if let (Some(h), false) = (params.bandwidth, refined.attach_skipped) {
+                let t = f64::from(params.min_sim.get());
+                (labels, refined.attached) = attach_nearest(&labels, &nearest, t - ATTACH_BELOW * h, ATTACH_GAP * h);
+            }
+        }
+        labels
+    });
     let (eval, eval_secs) = match truth {
         Some(truth) => {
             let (scores, secs) = stages.time(|| score(truth, &labels));
@@ -98,6 +156,7 @@ pub fn cluster(
         links: graph.num_links(),
         nodes_without_links: graph.num_singletons(),
         counts: ClusterCounts::of(&labels),
+        refined,
         labels,
         partition,
         eval,

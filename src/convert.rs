@@ -13,7 +13,7 @@ use face_cluster::synth::{Family, SynthConfig};
 
 use crate::cli::{
     DeviceArg, EdgesArg, FamilyArg, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, LonelyArg,
-    OptimizerArgs, PresetArg, RunArgs, StrategyArgs, SweepArgs, Switch, SynthArgs, WeightsArg,
+    MinSimArg, OptimizerArgs, PresetArg, RunArgs, StrategyArgs, SweepArgs, Switch, SynthArgs, WeightsArg,
 };
 
 impl TryFrom<&FeatureArgs> for LoadOptions {
@@ -60,6 +60,7 @@ fn pruning(arg: EdgesArg) -> Pruning {
         EdgesArg::Threshold => Pruning::Threshold,
         EdgesArg::Adaptive => Pruning::Adaptive,
         EdgesArg::Snn => Pruning::Snn,
+        EdgesArg::Tiered => Pruning::Tiered,
     }
 }
 
@@ -76,6 +77,7 @@ fn lonely_rule(arg: LonelyArg) -> Lonely {
         LonelyArg::Own => Lonely::Own,
         LonelyArg::Infomap => Lonely::Infomap,
         LonelyArg::Attach => Lonely::Attach,
+        LonelyArg::Nearest => Lonely::Nearest,
     }
 }
 
@@ -101,21 +103,36 @@ fn strategy(preset: Preset, given: &StrategyArgs, flow: Option<FlowArg>) -> Resu
     if let Some(flow) = flow {
         s.flow = flow_model(flow);
     }
+    if let Some(merge) = given.merge {
+        s.merge = merge.0.map(|m| Share::new(Param::Merge, m)).transpose()?;
+    }
     Ok(s)
 }
 
-/// The main job: the preset (`best` unless named), then every option given. Settings are
+fn preset(arg: PresetArg) -> Preset {
+    match arg {
+        PresetArg::Default => Preset::Default,
+        PresetArg::Best => Preset::Best,
+        PresetArg::Seed => Preset::Seed,
+    }
+}
+
+/// The main job: the preset (`default` unless named), then every option given. Settings are
 /// checked in the order `--k`, `--min-sim`, `--min-snn`, `--trials`, `--dim`, `--nprobe`,
 /// `--ef-search`, `--check-recall`.
 impl TryFrom<&RunArgs> for RunConfig {
     type Error = Error;
     fn try_from(args: &RunArgs) -> Result<Self> {
-        let preset = match args.strategy.preset.unwrap_or(PresetArg::Best) {
-            PresetArg::Best => Preset::Best,
-            PresetArg::Seed => Preset::Seed,
+        // `face-cluster --k 50 --min-sim 0.58 feats.npy` is the seed's command (the design
+        // card's): with both a k and a fixed threshold and no preset, the seed's method runs.
+        let both_given = args.search.k.is_some() && matches!(args.min_sim, Some(MinSimArg(Some(_))));
+        let fallback = if both_given { PresetArg::Seed } else { PresetArg::Default };
+        let preset = preset(args.strategy.preset.unwrap_or(fallback));
+        // A k the user gave is never lowered to fit the input; the preset's is.
+        let k = match args.search.k {
+            Some(k) => K::new(k)?,
+            None => preset.k(),
         };
-        // --k keeps its own default (every preset uses 50).
-        let k = K::new(args.search.k)?;
         let min_sim = match args.min_sim {
             Some(given) => MinSim::from_number(given.0)?,
             None => preset.min_sim(),
@@ -144,6 +161,7 @@ impl TryFrom<&RunArgs> for RunConfig {
             min_sim,
             strategy,
             optimizer,
+            fit_k: args.search.k.is_none() && preset == Preset::Default,
         })
     }
 }
@@ -156,7 +174,7 @@ fn run_optimizer(args: &OptimizerArgs) -> Result<Optimizer> {
 impl TryFrom<&KnnArgs> for KnnJob {
     type Error = Error;
     fn try_from(args: &KnnArgs) -> Result<Self> {
-        let k = K::new(args.search.k)?;
+        let k = K::new(args.search.k.unwrap_or(K::SEED.get()))?;
         let sample = args.check_recall.map(|rows| at_least_one(Param::CheckRecall, rows)).transpose()?;
         let min_sim = Similarity::new(Param::MinSim, args.min_sim)?;
         let recall = sample.map(|sample| (sample, args.seed, min_sim));
@@ -176,20 +194,27 @@ impl TryFrom<&SweepArgs> for SweepConfig {
     type Error = Error;
     fn try_from(args: &SweepArgs) -> Result<Self> {
         let min_snn = Share::new(Param::MinSnn, args.min_snn)?;
+        let base = preset(args.preset).strategy();
+        let edges = if args.edges.is_empty() {
+            vec![base.edges.pruning]
+        } else {
+            args.edges.iter().map(|&e| pruning(e)).collect()
+        };
+        let lonely = if args.lonely.is_empty() {
+            vec![base.lonely]
+        } else {
+            args.lonely.iter().map(|&l| lonely_rule(l)).collect()
+        };
         let mut strategies = Vec::new();
-        for &edges in &args.edges {
+        for &edges in &edges {
             for &weights in &args.weights {
                 for &flow in &args.flow {
-                    for &lonely in &args.lonely {
+                    for &lonely in &lonely {
                         strategies.push(Strategy {
-                            edges: EdgeConfig {
-                                pruning: pruning(edges),
-                                weighting: weighting(weights),
-                                min_snn,
-                                ..EdgeConfig::default()
-                            },
+                            edges: EdgeConfig { pruning: edges, weighting: weighting(weights), min_snn, ..base.edges },
                             flow: flow_model(flow),
-                            lonely: lonely_rule(lonely),
+                            lonely,
+                            ..base
                         });
                     }
                 }
@@ -305,12 +330,24 @@ mod tests {
     }
 
     #[test]
-    fn the_default_is_the_best_preset_and_seed_is_the_seed() {
-        let best = run_config(&["f.npy"]).unwrap();
-        assert_eq!(best, RunConfig::preset(Preset::Best, InputConfig::features("f.npy")));
+    fn the_default_is_the_default_preset_and_seed_is_the_seed() {
+        let input = || InputConfig::features("f.npy");
+        assert_eq!(run_config(&["f.npy"]).unwrap(), RunConfig::preset(Preset::Default, input()));
+        let best = run_config(&["--preset", "best", "f.npy"]).unwrap();
+        assert_eq!(best, RunConfig::preset(Preset::Best, input()));
         let seed = run_config(&["--preset", "seed", "f.npy"]).unwrap();
-        assert_eq!(seed, RunConfig::seed(InputConfig::features("f.npy")));
+        assert_eq!(seed, RunConfig::seed(input()));
+        // The design card's command is the seed's method, as issue 17 requires.
         assert_eq!(run_config(&["--k", "50", "--min-sim", "0.58", "f.npy"]).unwrap(), seed);
+        // Either one alone replaces the default's value; a given k is never lowered.
+        let k = run_config(&["--k", "100", "f.npy"]).unwrap();
+        assert_eq!((k.knn.k.get(), k.fit_k, k.strategy), (100, false, Preset::Default.strategy()));
+        let t = run_config(&["--min-sim", "0.5", "f.npy"]).unwrap();
+        assert_eq!((t.knn.k.get(), t.fit_k, t.strategy), (256, true, Preset::Default.strategy()));
+        assert_eq!(t.min_sim.to_string(), "0.5");
+        assert_eq!(run_config(&["--merge", "off", "f.npy"]).unwrap().strategy.merge, None);
+        assert_eq!(run_config(&["--merge", "0.8", "f.npy"]).unwrap().strategy.merge.map(Share::get), Some(0.8));
+        assert_eq!(message(&["--merge", "1.5", "f.npy"]), "invalid --merge: 1.5 is not in [0, 1]");
     }
 
     #[test]

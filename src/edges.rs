@@ -19,6 +19,13 @@
 //!   every row with links sends out weight 1 (a transition probability). Under undirected flow
 //!   this gives every linked face flow, where raw similarities let dense identities take it all.
 //! - [`Weighting::Snn`] weights a link by its shared-neighbour score instead of its similarity.
+//! - [`Pruning::Tiered`] (issue 17's default) keeps the slots before
+//!   [`EdgeConfig::near_slots`] (20: the row itself and its 19 nearest) down to `min_sim`, and
+//!   farther slots only down to the stricter [`far_min_sim`], `1 - far_beta (1 - min_sim)`
+//!   (`far_beta` 0.7). A k of 256 is what lets a person with hundreds of photos stay connected,
+//!   but at that k rows of a large identity also list its look-alikes, above any `min_sim` low
+//!   enough to keep the identity's own poor photos; the far tier keeps the identity's far
+//!   links (which are close) without the look-alikes' (which only pass the lower threshold).
 //!
 //! The self entry is dropped *by id*, not by position: with duplicate feature vectors a
 //! duplicate can tie with the row itself and sort before it (ties go by id). Rows are processed
@@ -55,6 +62,7 @@ pub const MIN_TAIL_GAPS: usize = 4;
 /// one `u32` per row per worker for the shared-neighbour marks.
 pub fn build_edges(knn: &Knn, k: usize, min_sim: Similarity, config: &EdgeConfig) -> Result<Graph> {
     knn.check_slots(k)?;
+    let far = far_min_sim(min_sim, config.far_beta);
     let min_sim = min_sim.get();
     let needs_snn = config.pruning == Pruning::Snn || config.weighting == Weighting::Snn;
     let chunks: Vec<(Vec<usize>, Vec<u32>, Vec<f32>)> = (0..knn.n().div_ceil(CHUNK_ROWS))
@@ -68,7 +76,7 @@ pub fn build_edges(knn: &Knn, k: usize, min_sim: Similarity, config: &EdgeConfig
             let mut scratch = Vec::new();
             for i in rows {
                 let before = targets.len();
-                row_links(knn, k, min_sim, config, i, &mut marks, &mut scratch, &mut targets, &mut weights);
+                row_links(knn, k, (min_sim, far), config, i, &mut marks, &mut scratch, &mut targets, &mut weights);
                 counts.push(targets.len() - before);
             }
             (counts, targets, weights)
@@ -95,12 +103,35 @@ fn neighbours(knn: &Knn, k: usize, i: usize) -> impl Iterator<Item = (u32, f32)>
     ids[..k].iter().zip(&sims[..k]).filter(move |(&j, _)| j != NONE && j as usize != i).map(|(&j, &s)| (j, s))
 }
 
-/// Appends row `i`'s kept links to `targets` and `weights`.
+/// The far tier's threshold of [`Pruning::Tiered`]: `1 - far_beta (1 - min_sim)`, computed in
+/// `f64` and rounded to the nearest `f32` (as the prototype's float32 comparisons do).
+pub fn far_min_sim(min_sim: Similarity, far_beta: f64) -> f32 {
+    (1.0 - far_beta * (1.0 - f64::from(min_sim.get()))) as f32
+}
+
+/// The share of rows whose slot `k - 1` holds a link at or above `far`: rows linked as far as
+/// the table reaches, whose identity may hold more rows than `k`.
+pub fn reach_share(knn: &Knn, k: usize, far: f32) -> f64 {
+    if knn.n() == 0 || k < 2 {
+        return 0.0;
+    }
+    let reaching = (0..knn.n())
+        .into_par_iter()
+        .filter(|&i| {
+            let (ids, sims) = knn.row(i);
+            ids[k - 1] != NONE && ids[k - 1] as usize != i && sims[k - 1] >= far
+        })
+        .count();
+    reaching as f64 / knn.n() as f64
+}
+
+/// Appends row `i`'s kept links to `targets` and `weights`. `min_sim` is `(min_sim, far)`:
+/// the threshold, and that of [`Pruning::Tiered`]'s far slots.
 #[allow(clippy::too_many_arguments)]
 fn row_links(
     knn: &Knn,
     k: usize,
-    min_sim: f32,
+    (min_sim, far): (f32, f32),
     config: &EdgeConfig,
     i: usize,
     marks: &mut [u32],
@@ -115,8 +146,9 @@ fn row_links(
             scratch.extend(neighbours(knn, k, i).map(|(_, s)| s));
             adaptive_cut(scratch, config.min_cut_z)
         }
-        Pruning::Threshold | Pruning::Snn => usize::MAX,
+        Pruning::Threshold | Pruning::Snn | Pruning::Tiered => usize::MAX,
     };
+    let far_from = if config.pruning == Pruning::Tiered { config.near_slots } else { usize::MAX };
     if !marks.is_empty() {
         // Row i's neighbour set, itself included, marked with its own id.
         let (ids, _) = knn.row(i);
@@ -125,9 +157,11 @@ fn row_links(
         }
         marks[i] = i as u32;
     }
-    for (j, s) in neighbours(knn, k, i).take(limit) {
-        if s < min_sim {
-            // Rows are sorted by similarity: nothing further passes.
+    let (ids, sims) = knn.row(i);
+    let slots = ids[..k].iter().zip(&sims[..k]).enumerate().filter(|(_, (&j, _))| j != NONE && j as usize != i);
+    for (slot, (&j, &s)) in slots.take(limit) {
+        if s < min_sim || (slot >= far_from && s < far) {
+            // Rows are sorted by similarity (and far >= min_sim): nothing further passes.
             break;
         }
         let snn = if marks.is_empty() { 0.0 } else { snn_score(knn, k, i, j, marks) };
@@ -500,5 +534,40 @@ mod tests {
             assert!(matches!(e, Error::InvalidParameter { param: Param::K, .. }), "{e}");
             assert!(e.to_string().contains(&format!("k = {k}")), "{e}");
         }
+    }
+
+    #[test]
+    fn tiered_keeps_near_slots_to_min_sim_and_far_slots_to_the_far_threshold() {
+        // One row of 8 slots: itself, then falling similarities; near tier = slots 0..3.
+        let sims = [1.0, 0.9, 0.62, 0.61, 0.75, 0.7, 0.65, 0.55];
+        let (mut ids, mut all) = (Vec::new(), Vec::new());
+        for i in 0..9u32 {
+            // Row 0 as above (unsorted on purpose is not allowed: sort it), the others empty.
+            let mut row: Vec<(f32, u32)> =
+                if i == 0 { sims.iter().enumerate().map(|(s, &v)| (v, s as u32)).collect() } else { vec![(1.0, i)] };
+            row.sort_by(|a, b| b.0.total_cmp(&a.0));
+            row.resize(8, (NINF, NONE));
+            ids.extend(row.iter().map(|l| l.1));
+            all.extend(row.iter().map(|l| l.0));
+        }
+        let knn = Knn::from_rows(8, ids, all).unwrap();
+        // Sorted row 0: 1.0 (self), 0.9, 0.75 | 0.7, 0.65, 0.62, 0.61, 0.55. min_sim 0.6, far
+        // threshold 1 - 0.5 (1 - 0.6) = 0.8 with beta 0.5: the far slots all fall below it.
+        let config = EdgeConfig { pruning: Pruning::Tiered, near_slots: 3, far_beta: 0.5, ..EdgeConfig::default() };
+        let g = build_edges(&knn, 8, sim(0.6), &config).unwrap();
+        assert_eq!(g.out_links(0).1, [0.9, 0.75]);
+        // beta 0.9: far threshold 0.64; 0.7 and 0.65 pass, 0.62 does not (it would at min_sim).
+        let config = EdgeConfig { far_beta: 0.9, ..config };
+        let g = build_edges(&knn, 8, sim(0.6), &config).unwrap();
+        assert_eq!(g.out_links(0).1, [0.9, 0.75, 0.7, 0.65]);
+        assert_eq!(far_min_sim(sim(0.6), 0.9), (1.0 - 0.9 * (1.0 - f64::from(0.6f32))) as f32);
+        // With all slots near, it is the seed's rule.
+        let config = EdgeConfig { near_slots: 8, ..config };
+        let g = build_edges(&knn, 8, sim(0.6), &config).unwrap();
+        assert_eq!(g.out_links(0).1, [0.9, 0.75, 0.7, 0.65, 0.62, 0.61]);
+        assert_eq!(g, seed_graph(&knn, 8, 0.6));
+        // Row 0 reaches its last slot only when 0.55 passes the far threshold.
+        assert_eq!(reach_share(&knn, 8, 0.55), 1.0 / 9.0);
+        assert_eq!(reach_share(&knn, 8, 0.56), 0.0);
     }
 }

@@ -106,6 +106,8 @@ pub enum Param {
     MinSim,
     /// The shared-neighbour threshold (`--min-snn`).
     MinSnn,
+    /// The share at which clusters merge (`--merge`).
+    Merge,
     /// The link rules of a sweep (`--edges`).
     Edges,
     /// Infomap trials (`--trials`).
@@ -187,6 +189,7 @@ impl Param {
             Param::K => "--k",
             Param::MinSim => "--min-sim",
             Param::MinSnn => "--min-snn",
+            Param::Merge => "--merge",
             Param::Edges => "--edges",
             Param::Trials => "--trials",
             Param::CheckRecall => "--check-recall",

@@ -3,8 +3,9 @@
 //! The pipeline is a straight line of library functions, each with a typed input and output:
 //!
 //! ```text
-//! io::load_features -> knn::search_knn -> [threshold::auto_min_sim]
+//! io::load_features -> knn::search_knn -> [threshold::choose_min_sim | threshold::auto_min_sim]
 //!     -> cluster::cluster (edges::build_edges -> infomap::Infomap::run -> labels::assign_labels
+//!                          -> [labels::merge_clusters] -> [labels::attach_nearest]
 //!                          -> metrics::evaluate, given ground truth) -> report::Report
 //! ```
 //!
@@ -13,12 +14,16 @@
 //! 2. [`io`] reads `.npy` or raw float32 `.bin` features into [`Features`] (finite, non-zero,
 //!    L2-normalised rows), and label files.
 //! 3. [`knn`] finds each row's nearest neighbours by inner product (cosine) with faiss.
-//! 4. [`threshold`] picks `min_sim` from the k-NN table when it is not given.
+//! 4. [`threshold`] picks `min_sim` from the k-NN table when it is not given (the default's
+//!    rule: the higher of the merge-height and link-similarity valleys, near-duplicate valleys
+//!    skipped; `--preset best`'s: the merge-height valley).
 //! 5. [`edges`] keeps the links `i -> j` with `j != i` and similarity at least `min_sim` (the
-//!    seed's rule), or per-row adaptive cuts and shared-neighbour scores, into a [`graph::Graph`].
+//!    seed's rule), the default's two tiers, or per-row adaptive cuts and shared-neighbour
+//!    scores, into a [`graph::Graph`].
 //! 6. [`infomap`] partitions the link network with the two-level map equation. It knows
 //!    networks, not faces, and serves any weighted link list.
-//! 7. [`labels`] turns modules into cluster labels and decides what becomes of rows left alone.
+//! 7. [`labels`] turns modules into cluster labels, merges clusters whose rows link into each
+//!    other (the default) and decides what becomes of rows left alone.
 //! 8. [`metrics`] scores a clustering against ground truth (pairwise, BCubed, NMI).
 //!
 //! [`gpu`] finds the candidates of an exact k-NN search on an NVIDIA GPU, with CUDA loaded at run

@@ -56,21 +56,45 @@
 //!  "exact_kept_links": 30121, "found_kept_links": 29987, "kept_link_recall": 0.9956}
 //! ```
 //!
-//! With `--min-sim auto`, `min_sim` is the value picked, `min_sim_auto` is true and
-//! `auto_min_sim` says what it was read from ([`AutoMinSim`]: `{"min_sim": 0.954, "merges": 6877,
-//! "components": 3472, "bandwidth": 0.0016, "valley_ratio": 0.43}`).
+//! With `--min-sim auto`, `min_sim` is the value picked, `min_sim_auto` is true, and
+//! `params.auto_rule` names the rule. Under the `best` preset's rule (`valley`), `auto_min_sim`
+//! says what it was read from ([`AutoMinSim`]: `{"min_sim": 0.954, "merges": 6877,
+//! "components": 3472, "bandwidth": 0.0016, "valley_ratio": 0.43}`). Under the default's
+//! (`robust`), `min_sim_choice` does ([`MinSimChoice`]), also when `--min-sim` was given and the
+//! strategy needs its bandwidth:
+//!
+//! ```text
+//! "min_sim_choice": {"min_sim": 0.4996, "chosen_by": "link", "merge_valley": 0.4587,
+//!                    "link_valley": 0.4996, "skipped": [{"min_sim": 0.9554, "alone_share": 0.65}],
+//!                    "merges": 19999, "link_sample": 2000000, "merge_bandwidth": 0.0151,
+//!                    "bandwidth": 0.0151, "alone_share": 0.01},
+//! "refine": {"merges": 0, "attached": 1, "attach_skipped": false, "far_min_sim": 0.6497,
+//!            "reach_share": 0.02, "alone_share": 0.01},
+//! "min_sim_decided": true,
+//! "notes": ["min_sim 0.4996 from the link valley (merge valley at 0.4587)"],
+//! "warnings": ["a valley at 0.9554 made of near-duplicates (65% of rows alone there) was ignored"]
+//! ```
+//!
+//! `refine` says what the steps after Infomap did (clusters merged, lonely rows attached) and
+//! what the two-tier graph saw (its far threshold, the share of rows linked as far as the
+//! table reaches). `notes` and `warnings` are the lines the summary prints: a warning says the
+//! data gave no clear answer and which option to set by hand.
 
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::Clustering;
-use crate::config::{EdgeConfig, InputConfig, KnnConfig, Lonely, MinSim, RunConfig};
+use crate::cluster::{Clustering, Refined};
+use crate::config::{AutoRule, EdgeConfig, InputConfig, KnnConfig, Lonely, MinSim, RunConfig};
 use crate::infomap::{FlowModel, Partition};
 use crate::knn::{DeviceReport, Recall, SearchStats};
 use crate::measure::peak_rss_bytes;
 use crate::metrics::Scores;
-use crate::threshold::AutoMinSim;
+use crate::threshold::{AutoMinSim, ChosenBy, MinSimChoice, MAX_ALONE};
+
+/// Above this share of rows linked as far as their last slot, the summary warns that some
+/// identities may hold more rows than `k`.
+pub const MAX_REACH_SHARE: f64 = 0.2;
 
 /// The report of one run of the main job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,8 +108,19 @@ pub struct Report {
     pub input: InputReport,
     /// Every parameter that affects the result.
     pub params: ParamsReport,
-    /// How `min_sim` was picked, when it was (`--min-sim auto`).
+    /// How `min_sim` was picked, when it was (`--min-sim auto`) with the `valley` rule.
     pub auto_min_sim: Option<AutoMinSim>,
+    /// How the `robust` rule picked `min_sim` (or would have, when it was given or picked by
+    /// the `valley` rule and the strategy needed the rule's bandwidth).
+    pub min_sim_choice: Option<MinSimChoice>,
+    /// Whether `min_sim_choice` is the threshold used.
+    pub min_sim_decided: bool,
+    /// What the steps after Infomap did.
+    pub refine: RefineReport,
+    /// Lines on what was chosen and why.
+    pub notes: Vec<String>,
+    /// One line each where the data gave no clear answer.
+    pub warnings: Vec<String>,
     /// The pruned k-NN graph.
     pub graph: GraphReport,
     /// The Infomap partition.
@@ -112,6 +147,37 @@ pub struct Report {
     pub recall: Option<Recall>,
     /// Scores against ground truth, when given.
     pub eval: Option<Scores>,
+}
+
+/// What the steps after Infomap did ([`Refined`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefineReport {
+    /// Pairs of clusters merged.
+    pub merges: usize,
+    /// Lonely rows attached to their nearest row's cluster.
+    pub attached: usize,
+    /// Whether attaching was skipped (most rows alone).
+    pub attach_skipped: bool,
+    /// The two-tier graph's far threshold.
+    pub far_min_sim: Option<f32>,
+    /// Share of rows with a link in their last slot (two-tier graph).
+    pub reach_share: Option<f64>,
+    /// Share of rows with no neighbour at or above `min_sim`.
+    pub alone_share: f64,
+}
+
+impl From<Refined> for RefineReport {
+    fn from(r: Refined) -> Self {
+        RefineReport {
+            merges: r.merges,
+            attached: r.attached,
+            attach_skipped: r.attach_skipped,
+            far_min_sim: r.far_min_sim,
+            reach_share: r.reach_share,
+            alone_share: r.alone_share,
+        }
+    }
 }
 
 /// The work of a k-NN search and its speed: how far from the machine's `sgemm` peak it ran.
@@ -197,6 +263,10 @@ pub struct ParamsReport {
     pub min_sim: f32,
     /// Whether it was picked from the data.
     pub min_sim_auto: bool,
+    /// The rule that picks it (`valley` or `robust`), when picked.
+    pub auto_rule: Option<AutoRule>,
+    /// Share at which clusters are merged ([`crate::labels::merge_clusters`]), if they are.
+    pub merge_share: Option<f32>,
     /// faiss index string of the search (`auto` resolved).
     pub index: String,
     /// Lists an IVF search probed (null: faiss's default, or no IVF).
@@ -319,6 +389,8 @@ impl Report {
                 k: knn.k.get(),
                 min_sim,
                 min_sim_auto: config.min_sim == MinSim::Auto,
+                auto_rule: (config.min_sim == MinSim::Auto).then_some(config.strategy.auto_rule),
+                merge_share: config.strategy.merge.map(|m| m.get()),
                 index: knn.index.clone(),
                 nprobe: knn.nprobe.map(|p| p.get()),
                 ef_search: knn.ef_search.map(|e| e.get()),
@@ -331,6 +403,11 @@ impl Report {
                 threads: rayon::current_num_threads(),
             },
             auto_min_sim,
+            min_sim_choice: None,
+            min_sim_decided: false,
+            refine: c.refined.into(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
             graph: GraphReport { links: c.links, nodes_without_links: c.nodes_without_links },
             infomap: InfomapReport::new(&c.partition),
             clusters: c.counts.clusters,
@@ -359,6 +436,71 @@ impl Report {
         }
     }
 
+    /// Records the `robust` rule's choice, and writes the notes and warnings: `fitted_k` is
+    /// `(asked, used)` when `k` was lowered to fit the input.
+    pub fn set_choice(
+        &mut self,
+        config: &RunConfig,
+        choice: Option<MinSimChoice>,
+        fitted_k: Option<(usize, usize)>,
+        clustering: &Clustering,
+    ) {
+        let (notes, warnings) = (&mut self.notes, &mut self.warnings);
+        let t = self.params.min_sim;
+        if let Some((asked, used)) = fitted_k {
+            notes.push(format!("k lowered from {asked} to {used}: the input has {} rows", self.input.n));
+        }
+        // Whether the robust rule's choice is the threshold used (else it only gave the attach
+        // window's bandwidth).
+        let decided = config.min_sim == MinSim::Auto && config.strategy.auto_rule == AutoRule::Robust;
+        self.min_sim_decided = decided;
+        if let Some(c) = &choice {
+            let merge = c.merge_valley.map_or("none".to_string(), |m| format!("{m:.4}"));
+            let link = c.link_valley.map_or("none".to_string(), |l| format!("{l:.4}"));
+            if !decided {
+                let how = if config.min_sim == MinSim::Auto { "picked by the valley rule" } else { "given" };
+                notes.push(format!("min_sim {t} {how}; the default rule would pick {:.4}", c.min_sim));
+            } else {
+                match c.chosen_by {
+                    ChosenBy::Fallback => warnings.push(format!(
+                        "no clear threshold in the data; min_sim {:.4} is the deepest dip; set --min-sim",
+                        c.min_sim
+                    )),
+                    ChosenBy::Link if c.merge_valley.is_some() => {
+                        notes.push(format!("min_sim {:.4} from the link valley (merge valley at {merge})", c.min_sim))
+                    }
+                    ChosenBy::Link | ChosenBy::Merge => notes.push(format!(
+                        "min_sim {:.4} from the {} valley (merge valley {merge}, link valley {link})",
+                        c.min_sim,
+                        if c.chosen_by == ChosenBy::Link { "link" } else { "merge" }
+                    )),
+                }
+            }
+            for v in c.skipped.iter().filter(|_| decided) {
+                warnings.push(format!(
+                    "a valley at {:.4} made of near-duplicates ({:.0}% of rows alone there) was ignored",
+                    v.min_sim,
+                    100.0 * v.alone_share
+                ));
+            }
+        }
+        let r = &clustering.refined;
+        if r.alone_share > MAX_ALONE {
+            warnings.push(format!(
+                "{:.0}% of rows have no neighbour above min_sim {t:.4}; if few photos are of one-off people, set --min-sim lower",
+                100.0 * r.alone_share
+            ));
+        }
+        if let Some(share) = r.reach_share.filter(|&s| s > MAX_REACH_SHARE) {
+            warnings.push(format!(
+                "{:.0}% of rows are linked up to their {}th neighbour: some people have more photos than k; a larger --k may join their clusters",
+                100.0 * share,
+                self.params.k - 1
+            ));
+        }
+        self.min_sim_choice = choice;
+    }
+
     /// A short human summary, a few lines.
     pub fn summary(&self) -> String {
         let mut s = String::new();
@@ -382,14 +524,32 @@ impl Report {
             "{} rows{dim}, k={} min_sim={}{auto}: {} links kept, {} rows without links",
             self.input.n, p.k, p.min_sim, self.graph.links, self.graph.nodes_without_links
         );
-        let default_edges = EdgeConfig::default();
-        if p.edges != default_edges || p.lonely != Lonely::default() {
+        if let Some(c) = &self.min_sim_choice {
+            let r = &self.refine;
+            let far = r.far_min_sim.map(|f| format!(", far tier {f:.4}")).unwrap_or_default();
+            let chosen =
+                if self.min_sim_decided { format!("chosen {:?}", c.chosen_by) } else { "not used".to_string() };
             let _ = writeln!(
                 s,
-                "strategy: links {}, weights {}, rows alone: {}",
+                "min_sim rule: merge valley {}, link valley {}, {chosen}{far}, h {:.4}",
+                c.merge_valley.map_or("none".to_string(), |m| format!("{m:.4}")),
+                c.link_valley.map_or("none".to_string(), |l| format!("{l:.4}")),
+                c.bandwidth,
+            );
+        }
+        let default_edges = EdgeConfig::default();
+        if p.edges != default_edges || p.lonely != Lonely::default() || p.merge_share.is_some() {
+            let _ = writeln!(
+                s,
+                "strategy: links {}, weights {}, rows alone: {}{}",
                 p.edges.pruning.name(),
                 p.edges.weighting.name(),
-                p.lonely.name()
+                p.lonely.name(),
+                match p.merge_share {
+                    Some(m) =>
+                        format!(", merge at {m:.2}: {} merged, {} attached", self.refine.merges, self.refine.attached),
+                    None => String::new(),
+                }
             );
         }
         let _ = writeln!(
@@ -421,6 +581,12 @@ impl Report {
         }
         if let Some(line) = self.device.as_ref().and_then(DeviceReport::summary) {
             let _ = writeln!(s, "{line}");
+        }
+        for note in &self.notes {
+            let _ = writeln!(s, "note: {note}");
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(s, "warning: {warning}");
         }
         let t = &self.timings_secs;
         let rss = self.peak_rss_bytes.map(|b| format!(", peak RSS {:.0} MiB", b as f64 / (1 << 20) as f64));

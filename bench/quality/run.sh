@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sweeps behind docs/quality.md: every data set over thresholds, strategies, rules for rows
+# The sweeps behind docs/quality-issue9.md: every data set over thresholds, strategies, rules for rows
 # left alone, and k, each with a cell at the automatic threshold.
 #
 # Usage: bench/quality/run.sh BIN OUT [DATASET...]
@@ -7,7 +7,7 @@
 #   OUT      folder for the JSON results (one file per sweep: DATASET-{seed,strategies,lonely,k,...}.json)
 #   DATASET  att-orl, lfw-a (from data/), synth-20000, synth-100000, synth-584000 (default: all)
 #
-# The synthetic sets are read from $DATA (default /var/cache/face-cluster/data), one folder each,
+# The synthetic sets are read from $DATA (required), one folder each,
 # made with `face-cluster synth --n N --dim 256 --seed 1 -o $DATA/synth-N`. Each data set's exact
 # k-NN table (k = 256; the first k slots serve every smaller k) is $DATA/NAME/knn-flat-k256.npz,
 # computed with `face-cluster knn FEATS -k 256 -o ...` when missing (about 30 minutes for 584K
@@ -17,7 +17,7 @@ set -euo pipefail
 BIN=$1
 OUT=$2
 shift 2
-DATA=${DATA:-/var/cache/face-cluster/data}
+DATA=${DATA:?set DATA to the folder of the synthetic sets}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$OUT"
 datasets=("$@")

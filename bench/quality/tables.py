@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Renders the tables of docs/quality.md from the JSON results of bench/quality/run.sh.
+"""Renders the tables of docs/quality-issue9.md from the JSON results of bench/quality/run.sh.
 
 Usage: bench/quality/tables.py OUT [DATASET...]
 

@@ -20,18 +20,21 @@
 //! | [`Optimizer`] + [`Strategy::flow`] | [`crate::infomap::Infomap`] |
 //! | [`RunConfig`] | [`crate::pipeline::run`], the main job |
 //!
-//! [`Preset`] names two complete sets of choices:
+//! [`Preset`] names three complete sets of choices:
 //!
-//! | preset | k | min_sim | links kept | weights | flow | rows alone |
+//! | preset | k | min_sim | links kept | weights | flow | after Infomap |
 //! |---|---|---|---|---|---|---|
+//! | `default` | 256 (`n - 1` if fewer rows) | auto ([`AutoRule::Robust`]) | two tiers (20 near slots, far beta 0.7) | similarity | directed | merge at 2/3, clear nearest row attached |
+//! | `best` | 50 | auto ([`AutoRule::Valley`]) | threshold | similarity | directed | own cluster |
 //! | `seed` | 50 | 0.58 | threshold | similarity | directed | own cluster |
-//! | `best` | 50 | auto | threshold | similarity | directed | own cluster |
 //!
-//! `seed` is face-cluster-by-infomap's setting, exactly. `best` is the combination that scored
-//! best across the data sets measured in `docs/quality.md` (all of them, not one): the seed's
-//! graph at a threshold read off the data ([`crate::threshold`]). The other strategies
-//! (adaptive cuts, shared-neighbour scores, normalised weights, undirected flow, attaching lonely
-//! rows) are available as options; the document gives their scores and why none won.
+//! `seed` is face-cluster-by-infomap's setting, exactly. `default` is issue 17's label-free
+//! default (`docs/quality.md`): a search of 256 neighbours, the threshold from the merge-height
+//! and link-similarity valleys with near-duplicate valleys skipped ([`crate::threshold`]), a
+//! two-tier graph ([`crate::edges`]), and two steps after Infomap ([`crate::labels`]). `best`
+//! is the previous default (issue 9): the seed's graph at the merge-height valley. The other
+//! strategies (adaptive cuts, shared-neighbour scores, normalised weights, undirected flow,
+//! attaching lonely rows) are available as options; the document gives their scores.
 
 mod values;
 
@@ -149,6 +152,29 @@ impl Default for KnnConfig {
     }
 }
 
+/// Which rule [`MinSim::Auto`] reads the threshold with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoRule {
+    /// The most prominent valley of the single-linkage merge heights
+    /// ([`crate::threshold::auto_min_sim`], issue 9; the `best` preset).
+    #[default]
+    Valley,
+    /// The higher of the merge-height valley (near-duplicate valleys skipped) and the
+    /// link-similarity valley ([`crate::threshold::choose_min_sim`], issue 17; the default).
+    Robust,
+}
+
+impl AutoRule {
+    /// The name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            AutoRule::Valley => "valley",
+            AutoRule::Robust => "robust",
+        }
+    }
+}
+
 /// How `min_sim` is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MinSim {
@@ -225,6 +251,9 @@ pub enum Pruning {
     Adaptive,
     /// Neighbours `>= min_sim` whose shared-neighbour score is `>= min_snn`.
     Snn,
+    /// Two tiers ([`crate::edges`]): the slots before [`EdgeConfig::near_slots`] down to
+    /// `min_sim`, farther slots only down to the stricter `1 - far_beta (1 - min_sim)`.
+    Tiered,
 }
 
 impl Pruning {
@@ -234,6 +263,7 @@ impl Pruning {
             Pruning::Threshold => "threshold",
             Pruning::Adaptive => "adaptive",
             Pruning::Snn => "snn",
+            Pruning::Tiered => "tiered",
         }
     }
 }
@@ -277,11 +307,29 @@ pub struct EdgeConfig {
     /// many standard deviations; rows without such a drop keep every neighbour above `min_sim`.
     /// Default 3.
     pub min_cut_z: f32,
+    /// [`Pruning::Tiered`]: slots `0..near_slots` of a row (slot 0 is the row itself) are kept
+    /// down to `min_sim`. Default 20.
+    pub near_slots: usize,
+    /// [`Pruning::Tiered`]: slots from `near_slots` on need `1 - sim <= far_beta (1 - min_sim)`.
+    /// Default 0.7.
+    pub far_beta: f64,
 }
+
+/// [`EdgeConfig::near_slots`]'s default, issue 17's K0.
+pub const NEAR_SLOTS: usize = 20;
+/// [`EdgeConfig::far_beta`]'s default, issue 17's BETA.
+pub const FAR_BETA: f64 = 0.7;
 
 impl Default for EdgeConfig {
     fn default() -> Self {
-        EdgeConfig { pruning: Pruning::Threshold, weighting: Weighting::Sim, min_snn: Share::MIN_SNN, min_cut_z: 3.0 }
+        EdgeConfig {
+            pruning: Pruning::Threshold,
+            weighting: Weighting::Sim,
+            min_snn: Share::MIN_SNN,
+            min_cut_z: 3.0,
+            near_slots: NEAR_SLOTS,
+            far_beta: FAR_BETA,
+        }
     }
 }
 
@@ -297,6 +345,11 @@ pub enum Lonely {
     /// The seed's rule, then rows alone in their cluster that have out-links join their
     /// strongest out-link's cluster.
     Attach,
+    /// The seed's rule, then a row alone in its cluster joins the cluster of its nearest row
+    /// when that row is within `2 h` below `min_sim` and at least `h` more similar than the
+    /// second nearest (`h` the merge heights' bandwidth), unless most rows are alone
+    /// ([`crate::labels::attach_nearest`]).
+    Nearest,
 }
 
 impl Lonely {
@@ -306,6 +359,7 @@ impl Lonely {
             Lonely::Own => "own",
             Lonely::Infomap => "infomap",
             Lonely::Attach => "attach",
+            Lonely::Nearest => "nearest",
         }
     }
 }
@@ -320,12 +374,31 @@ pub struct Strategy {
     pub flow: FlowModel,
     /// What becomes of rows left alone.
     pub lonely: Lonely,
+    /// Merge two clusters when at least this share of each one's rows has a kept link into
+    /// the other ([`crate::labels::merge_clusters`]). Default none.
+    pub merge: Option<Share>,
+    /// How `min_sim = auto` is read off the table. Default [`AutoRule::Valley`].
+    pub auto_rule: AutoRule,
 }
 
 impl Strategy {
-    /// A short name: `pruning/weighting/flow/lonely`, e.g. `threshold/sim/directed/own`.
+    /// A short name: `pruning/weighting/flow/lonely`, e.g. `threshold/sim/directed/own`, with
+    /// `+merge<share>` when clusters are merged.
     pub fn label(&self) -> String {
-        format!("{}/{}/{}/{}", self.edges.pruning.name(), self.edges.weighting.name(), self.flow, self.lonely.name())
+        let merge = self.merge.map(|m| format!("+merge{m:.2}")).unwrap_or_default();
+        format!(
+            "{}/{}/{}/{}{merge}",
+            self.edges.pruning.name(),
+            self.edges.weighting.name(),
+            self.flow,
+            self.lonely.name()
+        )
+    }
+
+    /// Whether the stages after Infomap need the merge heights' bandwidth
+    /// ([`Lonely::Nearest`]).
+    pub fn needs_bandwidth(&self) -> bool {
+        self.lonely == Lonely::Nearest
     }
 }
 
@@ -360,9 +433,21 @@ pub enum Preset {
     /// rows without links on their own.
     #[default]
     Seed,
-    /// The strongest combination measured: the seed's graph at an automatic threshold.
+    /// Issue 9's default: the seed's graph at the merge-height valley ([`AutoRule::Valley`]).
     Best,
+    /// Issue 17's label-free default: k 256, [`AutoRule::Robust`], two-tier links, clusters
+    /// merged at a share of 2/3, lonely rows attached to a clear nearest row.
+    Default,
 }
+
+/// The default preset's `k` (issue 17's K).
+pub const DEFAULT_K: K = K(match NonZeroUsize::new(256) {
+    Some(k) => k,
+    None => unreachable!(),
+});
+
+/// The default preset's merge share (issue 17's MERGE_SHARE), 2/3.
+pub const MERGE_SHARE: f32 = 2.0 / 3.0;
 
 impl Preset {
     /// The command-line name.
@@ -370,25 +455,38 @@ impl Preset {
         match self {
             Preset::Seed => "seed",
             Preset::Best => "best",
+            Preset::Default => "default",
         }
     }
 
     /// Neighbour slots per row, self included.
     pub fn k(self) -> K {
-        K::SEED
+        match self {
+            Preset::Seed | Preset::Best => K::SEED,
+            Preset::Default => DEFAULT_K,
+        }
     }
 
     /// The threshold.
     pub fn min_sim(self) -> MinSim {
         match self {
             Preset::Seed => MinSim::Fixed(Similarity::SEED),
-            Preset::Best => MinSim::Auto,
+            Preset::Best | Preset::Default => MinSim::Auto,
         }
     }
 
-    /// Links, flow and lonely rows.
+    /// Links, flow, lonely rows and the steps after Infomap.
     pub fn strategy(self) -> Strategy {
-        Strategy::default()
+        match self {
+            Preset::Seed | Preset::Best => Strategy::default(),
+            Preset::Default => Strategy {
+                edges: EdgeConfig { pruning: Pruning::Tiered, ..EdgeConfig::default() },
+                lonely: Lonely::Nearest,
+                merge: Some(Share::MERGE),
+                auto_rule: AutoRule::Robust,
+                ..Strategy::default()
+            },
+        }
     }
 }
 
@@ -458,6 +556,9 @@ pub struct RunConfig {
     pub strategy: Strategy,
     /// Infomap's trials and seed.
     pub optimizer: Optimizer,
+    /// Lower `knn.k` to what the input can give (`n - 1`, or the slots of a cached table),
+    /// with a note, instead of failing: set for a preset's `k`, not for one the user gave.
+    pub fit_k: bool,
 }
 
 impl RunConfig {
@@ -475,6 +576,7 @@ impl RunConfig {
             min_sim: preset.min_sim(),
             strategy: preset.strategy(),
             optimizer: Optimizer::default(),
+            fit_k: preset == Preset::Default,
         }
     }
 
@@ -511,7 +613,18 @@ mod tests {
         let seed = RunConfig::seed(input.clone());
         assert_eq!((seed.knn.k.get(), seed.min_sim), (50, MinSim::Fixed(Similarity::SEED)));
         assert_eq!(seed.strategy, Strategy::default());
-        assert_eq!(RunConfig::preset(Preset::Best, input).min_sim, MinSim::Auto);
+        assert!(!seed.fit_k);
+        let best = RunConfig::preset(Preset::Best, input.clone());
+        assert_eq!((best.knn.k.get(), best.min_sim, best.strategy), (50, MinSim::Auto, Strategy::default()));
+        let default = RunConfig::preset(Preset::Default, input);
+        assert_eq!((default.knn.k.get(), default.min_sim, default.fit_k), (256, MinSim::Auto, true));
+        let s = default.strategy;
+        assert_eq!((s.edges.pruning, s.edges.near_slots, s.edges.far_beta), (Pruning::Tiered, 20, 0.7));
+        assert_eq!(
+            (s.lonely, s.merge.map(Share::get), s.auto_rule),
+            (Lonely::Nearest, Some(2.0 / 3.0), AutoRule::Robust)
+        );
+        assert_eq!(s.label(), "tiered/sim/directed/nearest+merge0.67");
         assert_eq!(Strategy::default().label(), "threshold/sim/directed/own");
         assert_eq!(seed.infomap(), InfomapConfig::default());
     }

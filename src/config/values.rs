@@ -74,6 +74,8 @@ pub struct Share(f32);
 impl Share {
     /// The default shared-neighbour threshold, 0.2.
     pub const MIN_SNN: Share = Share(0.2);
+    /// The default preset's merge share, 2/3 ([`super::MERGE_SHARE`]).
+    pub const MERGE: Share = Share(super::MERGE_SHARE);
 
     /// `value`, when it is in `[0, 1]`; `param` names it in the error.
     ///
@@ -116,7 +118,7 @@ impl fmt::Display for Share {
 /// Neighbours searched per row, the row itself included: at least 1. Whether it is also below
 /// the number of rows, as it must be, only the data can tell: the search checks that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct K(NonZeroUsize);
+pub struct K(pub(super) NonZeroUsize);
 
 impl K {
     /// The seed's 50.

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::config::{InputConfig, KnnConfig, Source};
+use crate::config::{InputConfig, KnnConfig, Source, K};
 use crate::error::{Error, Param, Result};
 use crate::features::Features;
 use crate::io::{load_features, read_labels};
@@ -27,11 +27,17 @@ pub struct Inputs {
     pub timings: Timings,
     /// Peak memory of `load` and `knn`.
     pub peak_rss: StagePeakRss,
+    /// The slots of each row to use: `knn.k`, or less when it was fitted to the input.
+    pub k: usize,
+    /// `(asked, used)` when `k` was lowered to fit the input.
+    pub fitted_k: Option<(usize, usize)>,
 }
 
 /// Reads the ground truth (first, so a bad label file fails before the expensive stages),
 /// then the cached k-NN table, or the features, which it searches with `knn`. Keeps the
-/// features when `keep_features`.
+/// features when `keep_features`. With `fit_k`, a `knn.k` the input cannot give (not below the
+/// number of rows, or more than a cached table holds) is lowered to what it can, instead of
+/// failing.
 ///
 /// # Errors
 ///
@@ -42,6 +48,7 @@ pub fn load_inputs(
     input: &InputConfig,
     knn: &KnnConfig,
     keep_features: bool,
+    fit_k: bool,
     stages: &mut Stages<'_>,
 ) -> Result<Inputs> {
     let truth = match &input.truth {
@@ -50,12 +57,16 @@ pub fn load_inputs(
     };
     let mut timings = Timings::default();
     let mut peak_rss = StagePeakRss::default();
-    let k = knn.k.get();
+    let asked = knn.k.get();
+    let mut k = asked;
     let (table, dim, search, features) = match &input.source {
         Source::KnnCache(cache) => {
             let (table, measured) = stages.run(Some(("load k-NN", None)), || Knn::load(cache));
             let table = table?;
             (timings.load, peak_rss.load) = (measured.secs, measured.peak_rss);
+            if fit_k {
+                k = k.min(table.k()).min(table.n().saturating_sub(1)).max(1);
+            }
             if k > table.k() {
                 return Err(Error::invalid(
                     Param::K,
@@ -77,8 +88,12 @@ pub fn load_inputs(
             let features = features?;
             (timings.load, peak_rss.load) = (measured.secs, measured.peak_rss);
             check_truth_count(&truth, features.n(), path)?;
+            if fit_k && k >= features.n() && features.n() >= 2 {
+                k = features.n() - 1;
+            }
+            let fitted = KnnConfig { k: K::new(k)?, ..knn.clone() };
             let progress = stages.progress();
-            let (searched, measured) = stages.run(None, || search_knn(&features, knn, progress));
+            let (searched, measured) = stages.run(None, || search_knn(&features, &fitted, progress));
             let (table, stats) = searched?;
             (timings.knn, timings.knn_build, peak_rss.knn) = (measured.secs, stats.build_secs, measured.peak_rss);
             let dim = features.dim();
@@ -86,7 +101,8 @@ pub fn load_inputs(
         }
     };
     let truth = truth.map(|(_, labels)| labels);
-    Ok(Inputs { knn: table, dim, truth, search, features, timings, peak_rss })
+    let fitted_k = (k != asked).then_some((asked, k));
+    Ok(Inputs { knn: table, dim, truth, search, features, timings, peak_rss, k, fitted_k })
 }
 
 fn check_truth_count(truth: &Option<(&Path, Vec<i64>)>, n: usize, source: &Path) -> Result<()> {

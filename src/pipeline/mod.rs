@@ -18,12 +18,12 @@ pub use inputs::{load_inputs, Inputs};
 pub use jobs::{evaluate_files, knn_table, partition_network, KnnJob, KnnJobOutput, NetworkJob, NetworkOutput};
 
 use crate::cluster::{cluster, ClusterParams};
-use crate::config::{MinSim, RunConfig, Source};
+use crate::config::{AutoRule, KnnConfig, MinSim, RunConfig, Source, K};
 use crate::error::Result;
 use crate::knn::check_recall;
 use crate::measure::Stages;
 use crate::report::{InputReport, KnnSpeed, Report};
-use crate::threshold::auto_min_sim;
+use crate::threshold::{auto_min_sim, choose_min_sim};
 
 /// What the main job produces.
 #[derive(Debug)]
@@ -45,15 +45,27 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
         Source::Features { recall_sample, .. } => *recall_sample,
         Source::KnnCache(_) => None,
     };
-    let Inputs { knn, dim, truth, search, features, mut timings, mut peak_rss } =
-        load_inputs(&config.input, &config.knn, recall_sample.is_some(), stages)?;
-    let k = config.knn.k.get();
+    let Inputs { knn, dim, truth, search, features, mut timings, mut peak_rss, k, fitted_k } =
+        load_inputs(&config.input, &config.knn, recall_sample.is_some(), config.fit_k, stages)?;
 
-    let (auto, min_sim) = match config.min_sim {
-        MinSim::Fixed(v) => (None, v),
-        MinSim::Auto => {
+    let strategy = &config.strategy;
+    // Issue 17's rule also gives the attach window's bandwidth, so it runs for a given
+    // min_sim too when the strategy attaches (and then says what it would have picked).
+    let robust = config.min_sim == MinSim::Auto && strategy.auto_rule == AutoRule::Robust;
+    let needs_choice = robust || strategy.needs_bandwidth();
+    let choice = if needs_choice {
+        let (choice, measured) = stages.run(Some(("min_sim", None)), || choose_min_sim(&knn, k));
+        timings.min_sim = measured.secs;
+        Some(choice?)
+    } else {
+        None
+    };
+    let (auto, min_sim) = match (config.min_sim, &choice) {
+        (MinSim::Fixed(v), _) => (None, v),
+        (MinSim::Auto, Some(choice)) if robust => (None, choice.similarity()),
+        (MinSim::Auto, _) => {
             let (auto, measured) = stages.run(Some(("min_sim", None)), || auto_min_sim(&knn, k));
-            timings.min_sim = measured.secs;
+            timings.min_sim += measured.secs;
             let auto = auto?;
             let min_sim = auto.similarity();
             (Some(auto), min_sim)
@@ -76,13 +88,16 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
     drop(features);
 
     let n = knn.n();
-    let params = ClusterParams { k, min_sim, strategy: config.strategy, optimizer: config.optimizer };
+    let bandwidth = choice.as_ref().map(|c| c.bandwidth);
+    let params = ClusterParams { k, min_sim, strategy: config.strategy, optimizer: config.optimizer, bandwidth };
     let clustering = cluster(Cow::Owned(knn), &params, truth.as_deref(), stages)?;
 
     // The report shows the search as it ran: `auto` resolved, with its nprobe.
     let searched = search.as_ref().map_or(&config.knn, |s| &s.resolved);
     let input = InputReport::new(&config.input, n, dim);
-    let mut report = Report::new(config, searched, min_sim.get(), auto, input, &clustering);
+    let searched = KnnConfig { k: K::new(k)?, ..searched.clone() };
+    let mut report = Report::new(config, &searched, min_sim.get(), auto, input, &clustering);
+    report.set_choice(config, choice, fitted_k, &clustering);
     let t = &mut report.timings_secs;
     (t.load, t.knn, t.knn_build, t.recall, t.min_sim) =
         (timings.load, timings.knn, timings.knn_build, timings.recall, timings.min_sim);

@@ -33,7 +33,7 @@ use serde::Serialize;
 pub use grid::{parse_ks, parse_min_sim_grid, parse_min_sims, MAX_GRID_VALUES};
 
 use crate::cluster::{cluster, ClusterParams};
-use crate::config::{InputConfig, KnnConfig, Optimizer, Similarity, Strategy, K};
+use crate::config::{AutoRule, InputConfig, KnnConfig, Optimizer, Similarity, Strategy, K};
 use crate::error::{Error, Param, Result};
 use crate::knn::Knn;
 use crate::measure::Stages;
@@ -41,7 +41,7 @@ use crate::metrics::Scores;
 use crate::pipeline::{load_inputs, Inputs};
 use crate::progress::{NoProgress, Stage};
 use crate::report::InputReport;
-use crate::threshold::auto_min_sim;
+use crate::threshold::{auto_min_sim, choose_min_sim};
 
 /// What to sweep over.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,7 +192,8 @@ pub fn run(config: &SweepConfig, stages: &mut Stages<'_>) -> Result<SweepOutput>
     }
     let largest = *config.grid.ks.iter().max().expect("check_grid rejects an empty grid");
     let knn = KnnConfig { k: largest, ..config.knn.clone() };
-    let Inputs { knn: table, dim, truth, search, timings, .. } = load_inputs(&config.input, &knn, false, stages)?;
+    let Inputs { knn: table, dim, truth, search, timings, .. } =
+        load_inputs(&config.input, &knn, false, false, stages)?;
     let truth = truth.expect("ground truth was required above");
     let t = Instant::now();
     let cells = sweep(&table, &truth, &config.grid, &config.optimizer, stages.progress())?;
@@ -263,14 +264,29 @@ pub fn sweep(
                 format!("{k} is more than the {} neighbours of the k-NN table", knn.k()),
             ));
         }
+        // Each rule's threshold once per k, for the strategies that use it.
+        let uses = |rule| grid.auto_min_sim && grid.strategies.iter().any(|s| s.auto_rule == rule);
         let t = Instant::now();
-        let auto = if grid.auto_min_sim { Some(auto_min_sim(knn, k)?.similarity()) } else { None };
-        let auto_secs = t.elapsed().as_secs_f64();
+        let valley = if uses(AutoRule::Valley) { Some(auto_min_sim(knn, k)?.similarity()) } else { None };
+        let valley_secs = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let choice = if uses(AutoRule::Robust) || grid.strategies.iter().any(Strategy::needs_bandwidth) {
+            Some(choose_min_sim(knn, k)?)
+        } else {
+            None
+        };
+        let robust_secs = t.elapsed().as_secs_f64();
         for strategy in &grid.strategies {
+            let (auto, auto_secs) = match strategy.auto_rule {
+                AutoRule::Valley => (valley, valley_secs),
+                AutoRule::Robust => (choice.as_ref().map(|c| c.similarity()), robust_secs),
+            };
+            let auto = auto.filter(|_| grid.auto_min_sim);
+            let bandwidth = choice.as_ref().map(|c| c.bandwidth);
             let fixed = grid.min_sims.iter().map(|&m| (m, false));
             for (min_sim, min_sim_auto) in fixed.chain(auto.map(|m| (m, true))) {
                 let t = Instant::now();
-                let params = ClusterParams { k, min_sim, strategy: *strategy, optimizer: *optimizer };
+                let params = ClusterParams { k, min_sim, strategy: *strategy, optimizer: *optimizer, bandwidth };
                 let c = cluster(Cow::Borrowed(knn), &params, Some(truth), &mut quiet)?;
                 cells.push(SweepCell {
                     k,
@@ -488,6 +504,7 @@ mod tests {
             edges: EdgeConfig { pruning: Pruning::Snn, weighting: Weighting::Normalized, ..EdgeConfig::default() },
             flow: InfomapFlow::Undirected,
             lonely: Lonely::Own,
+            ..Strategy::default()
         };
         let g = Grid { ks: ks(&[10, 20]), min_sims: sims(&[0.5]), auto_min_sim: true, strategies: vec![seed, other] };
         let cells = sweep(&knn, &truth, &g, &optimizer(), &NoProgress).unwrap();
