@@ -10,6 +10,7 @@ use faiss::{Idx, Index};
 use rayon::prelude::*;
 
 use super::faiss::{error, out_of_range, strided_sample, OneOmpThread};
+use super::quantizer::Quantizer;
 use super::table::{canonicalise_row, dot, Knn, NONE};
 use super::{Job, SearchStats, AUTO_NPROBE, AUTO_TRAIN_ROWS_PER_LIST};
 use crate::config::KnnConfig;
@@ -41,7 +42,10 @@ use crate::progress::{Progress, Stage};
 /// Memory beyond the features and the table: the centroids, the list of every row, and for
 /// each list being searched (one per rayon thread) the rows of its probe set, copied twice
 /// (for faiss and into its index), and the results of one round of lists.
-pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
+///
+/// Also returns the quantizer's decisions (centroids, probe sets, each row's list), which
+/// `face-cluster add` keeps to search added rows the same way (issue 15).
+pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Result<(Knn, SearchStats, Quantizer)> {
     let (features, config) = (job.features, job.config);
     let (n, d, k) = (job.n(), job.d(), job.k());
     let d_u32 = d as u32; // checked by search_knn
@@ -97,7 +101,6 @@ pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Re
     }
     // Rows grouped by list: members of list c are rows[offsets[c]..offsets[c + 1]], ascending.
     let (offsets, rows) = crate::buckets::group_by_key(&list_of, nlist);
-    drop(list_of);
 
     // 3. Probe sets: the lists whose centroids are nearest each centroid, itself included.
     // Lists too small to hold k rows between them (k large, or tiny lists) probe more lists,
@@ -150,7 +153,11 @@ pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Re
     }
     let resolved = KnnConfig { nprobe: NonZeroUsize::new(nprobe), ..config.clone() };
     let stats = SearchStats { resolved, build_secs, search_secs: started.elapsed().as_secs_f64() };
-    Ok((Knn::from_search(n, k, ids, sims), stats))
+    // Hook for `face-cluster add` (issue 15): what the quantizer decided.
+    let probe_sets: Vec<Vec<u32>> = probe_sets.iter().map(|set| set.iter().map(|&p| p as u32).collect()).collect();
+    let quantizer = Quantizer::new(d, centroids, &probe_sets, list_of)
+        .map_err(|problem| Error::Faiss { context: job.context("keeping the quantizer of"), message: problem })?;
+    Ok((Knn::from_search(n, k, ids, sims), stats, quantizer))
 }
 
 /// Lists probed per round of [`ivf_join`]'s search: enough to keep every thread busy despite

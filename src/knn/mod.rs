@@ -65,14 +65,18 @@
 //! the similarities stored in the table are recomputed for each kept neighbour with [`dot`], in
 //! a fixed order: the table depends on the features alone (ties at the `k`-th slot aside).
 
+mod extend;
 mod faiss;
 mod join;
+mod quantizer;
 mod recall;
 mod table;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use extend::{search_added, Added};
 pub use faiss::set_faiss_threads;
+pub use quantizer::Quantizer;
 pub use recall::{check_recall, Recall};
 pub use table::{dot, Knn, MAX_ROWS, NONE};
 
@@ -216,6 +220,20 @@ impl Job<'_> {
 /// for `Flat`), the table (`8 n k` bytes) and one batch of faiss output (`12 batch_rows k`
 /// bytes). `IVFJoin`: see `join.rs`.
 pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
+    search_knn_keeping_quantizer(features, config, progress).map(|(knn, stats, _)| (knn, stats))
+}
+
+/// [`search_knn`], also returning the [`Quantizer`] of an `IVFJoin` search (`None` for the
+/// other backends), which `face-cluster add` keeps to search added rows the same way.
+///
+/// # Errors
+///
+/// As [`search_knn`].
+pub fn search_knn_keeping_quantizer(
+    features: &Features,
+    config: &KnnConfig,
+    progress: &dyn Progress,
+) -> Result<(Knn, SearchStats, Option<Quantizer>)> {
     let config = &resolve(config, features.n());
     let (n, d, k) = (features.n(), features.dim(), config.k.get());
     if k >= n {
@@ -232,8 +250,8 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
     }
     let job = Job { features, config };
     match Method::of(config) {
-        Method::Faiss => faiss::search(&job, progress),
-        Method::Join { nlist } => join::search(&job, nlist, progress),
+        Method::Faiss => faiss::search(&job, progress).map(|(knn, stats)| (knn, stats, None)),
+        Method::Join { nlist } => join::search(&job, nlist, progress).map(|(knn, stats, q)| (knn, stats, Some(q))),
     }
 }
 

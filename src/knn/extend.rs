@@ -1,0 +1,365 @@
+//! Searching rows appended to a searched collection (`face-cluster add`, issue 15).
+//!
+//! [`search_added`] finds the `k` nearest neighbours of each added row among all rows, old and
+//! added, and the old rows whose neighbour lists an added row enters (it is more similar to the
+//! old row than the old row's `k`-th neighbour), without searching the old rows again:
+//!
+//! - exactly, when the table was searched exactly (`Flat`, and every faiss index, whose state
+//!   is not kept): every added row is compared with every row;
+//! - as the `IVFJoin` search that built the table would have (a [`Quantizer`] kept from it):
+//!   an added row is compared with the rows of its list's probe set, and enters an old row's
+//!   list only if its list is in the probe set of the old row's list.
+//!
+//! The work is organised by blocks of old rows (an inverted list, or a run of rows for exact
+//! search): each block's rows are compared at once with the added rows that need them, as one
+//! matrix product, so every old row's features are read once. Similarities that decide
+//! anything are recomputed with [`dot`], so results are those of the table's own arithmetic
+//! and do not depend on the thread count.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use super::quantizer::Quantizer;
+use super::table::{dot, NONE};
+use crate::error::{Error, Param, Result};
+
+/// Rows per block of an exact search.
+const EXACT_BLOCK_ROWS: usize = 2048;
+/// Blocks compared in parallel before their results are merged.
+const BLOCKS_PER_ROUND: usize = 64;
+/// A product's similarity this far below an old row's `k`-th is not recomputed: the products
+/// differ from [`dot`] by rounding only (about `1e-6` for unit rows of a few hundred values).
+const MARGIN: f32 = 1e-4;
+
+/// What [`search_added`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Added {
+    /// The canonical rows of the added rows, `k` slots each (the row itself included), as in
+    /// [`super::Knn`].
+    pub ids: Vec<u32>,
+    /// Their similarities.
+    pub sims: Vec<f32>,
+    /// `(old row, added row, similarity)` for every added row that ranks before an old row's
+    /// `k`-th neighbour (by similarity descending, then id), by old row, then added row.
+    pub entries: Vec<(u32, u32, f32)>,
+    /// Pairs of rows compared.
+    pub compared: u64,
+}
+
+/// One block of old rows and the added rows compared with it.
+struct Block {
+    /// Its rows (old and added).
+    rows: Vec<u32>,
+    /// Added rows that look for their neighbours among these rows.
+    forward: Vec<u32>,
+    /// Added rows that may enter these rows' neighbour lists.
+    reverse: Vec<u32>,
+}
+
+/// Searches the added rows `n_old..n` of `data` (`n` unit rows of `dim` values, old rows
+/// first) for their `k` nearest neighbours among all rows, and finds the old rows they enter;
+/// see the [module docs](self). `old_ids` and `old_sims` are the old rows' canonical table
+/// (`k` slots each). With a `quantizer` (its lists covering all `n` rows) the search is the
+/// `IVFJoin`'s; without, it is exact.
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] (`input`) when the parts do not fit together (sizes, or a
+/// quantizer of another dimension or number of rows); `--k` when `k` is not below `n`.
+///
+/// # Complexity
+///
+/// Exact: `n m dim` multiply-adds for `m` added rows. Join: about `2 m nprobe (n / nlist) dim`.
+/// Memory: one similarity block per thread and the candidates of one round of blocks.
+pub fn search_added(
+    data: &[f32],
+    dim: usize,
+    n_old: usize,
+    k: usize,
+    old_ids: &[u32],
+    old_sims: &[f32],
+    quantizer: Option<&Quantizer>,
+) -> Result<Added> {
+    let bad = |problem: String| Error::invalid(Param::Input, format!("searching added rows: {problem}"));
+    if dim == 0 || data.len() % dim != 0 {
+        return Err(bad(format!("{} values do not make rows of {dim}", data.len())));
+    }
+    let n = data.len() / dim;
+    if n_old > n || old_ids.len() != n_old * k || old_sims.len() != n_old * k || k == 0 {
+        return Err(bad(format!("a table of {} slots for {n_old} of {n} rows and k = {k}", old_ids.len())));
+    }
+    if k >= n {
+        return Err(Error::invalid(Param::K, format!("k = {k} must be smaller than the number of rows ({n})")));
+    }
+    if let Some(q) = quantizer {
+        if q.dim() != dim || q.lists().len() != n {
+            return Err(bad(format!(
+                "a quantizer of dimension {} for {} rows, not {dim} and {n}",
+                q.dim(),
+                q.lists().len()
+            )));
+        }
+    }
+    let added: Vec<u32> = (n_old as u32..n as u32).collect();
+    let blocks = match quantizer {
+        Some(q) => join_blocks(q, n_old),
+        None => (0..n)
+            .step_by(EXACT_BLOCK_ROWS)
+            .map(|start| Block {
+                rows: (start as u32..(start + EXACT_BLOCK_ROWS).min(n) as u32).collect(),
+                forward: added.clone(),
+                reverse: if start < n_old { added.clone() } else { Vec::new() },
+            })
+            .collect(),
+    };
+    let row = |i: u32| &data[i as usize * dim..(i as usize + 1) * dim];
+    // k-th slot of each old row: (similarity, id).
+    let kth = |i: u32| (old_sims[i as usize * k + k - 1], old_ids[i as usize * k + k - 1]);
+
+    let m = n - n_old;
+    let mut best: Vec<Vec<(f32, u32)>> = vec![Vec::new(); m];
+    let mut entries = Vec::new();
+    let mut compared = 0u64;
+    for round in blocks.chunks(BLOCKS_PER_ROUND) {
+        let results: Vec<(Vec<(u32, u32, f32)>, Vec<(u32, u32, f32)>)> =
+            round.par_iter().map(|block| compare_block(block, dim, n_old, k, &row, &kth)).collect();
+        for (block, (forward, reverse)) in round.iter().zip(results) {
+            compared += block.rows.len() as u64 * union_len(&block.forward, &block.reverse) as u64;
+            for (x, j, s) in forward {
+                best[x as usize - n_old].push((s, j));
+            }
+            entries.extend(reverse);
+        }
+        for list in &mut best {
+            canonical_top(list, k);
+        }
+    }
+    let mut ids = vec![NONE; m * k];
+    let mut sims = vec![f32::NEG_INFINITY; m * k];
+    for (x, list) in best.iter().enumerate() {
+        for (slot, &(s, j)) in list.iter().enumerate() {
+            ids[x * k + slot] = j;
+            sims[x * k + slot] = s;
+        }
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    Ok(Added { ids, sims, entries, compared })
+}
+
+/// The join's blocks: one per inverted list, with the added rows whose probe set holds the list
+/// (forward) and those whose list is in the list's probe set (reverse).
+fn join_blocks(q: &Quantizer, n_old: usize) -> Vec<Block> {
+    let nlist = q.nlist();
+    let lists = q.lists();
+    let (offsets, members) = crate::buckets::group_by_key(lists, nlist);
+    let mut blocks: Vec<Block> = (0..nlist)
+        .map(|c| Block { rows: members[offsets[c]..offsets[c + 1]].to_vec(), forward: Vec::new(), reverse: Vec::new() })
+        .collect();
+    let mut added_in = vec![Vec::new(); nlist];
+    for x in n_old..lists.len() {
+        added_in[lists[x] as usize].push(x as u32);
+        for &p in q.probe_set(lists[x] as usize) {
+            blocks[p as usize].forward.push(x as u32);
+        }
+    }
+    for (c, block) in blocks.iter_mut().enumerate() {
+        for &p in q.probe_set(c) {
+            block.reverse.extend_from_slice(&added_in[p as usize]);
+        }
+        block.reverse.sort_unstable();
+        block.reverse.dedup();
+    }
+    blocks
+}
+
+fn union_len(a: &[u32], b: &[u32]) -> usize {
+    let mut all: Vec<u32> = a.iter().chain(b).copied().collect();
+    all.sort_unstable();
+    all.dedup();
+    all.len()
+}
+
+/// Sorts `(sim, id)` pairs canonically (similarity descending, then id), drops repeated ids and
+/// keeps the first `k`.
+fn canonical_top(list: &mut Vec<(f32, u32)>, k: usize) {
+    list.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    list.dedup_by_key(|e| e.1);
+    list.truncate(k);
+}
+
+/// One block's product, reduced: the best `k` rows of the block for each forward row
+/// `(added, row, sim)`, and the `(old row, added, sim)` entries of the reverse rows.
+fn compare_block<'a>(
+    block: &Block,
+    dim: usize,
+    n_old: usize,
+    k: usize,
+    row: &(impl Fn(u32) -> &'a [f32] + Sync),
+    kth: &(impl Fn(u32) -> (f32, u32) + Sync),
+) -> (Vec<(u32, u32, f32)>, Vec<(u32, u32, f32)>) {
+    let mut queries: Vec<u32> = block.forward.iter().chain(&block.reverse).copied().collect();
+    queries.sort_unstable();
+    queries.dedup();
+    if block.rows.is_empty() || queries.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let gather = |ids: &[u32]| {
+        let mut out = Vec::with_capacity(ids.len() * dim);
+        for &i in ids {
+            out.extend_from_slice(row(i));
+        }
+        Array2::from_shape_vec((ids.len(), dim), out).expect("ids.len() rows of dim values")
+    };
+    let a = gather(&block.rows);
+    let q = gather(&queries);
+    let mut s = Array2::<f32>::zeros((block.rows.len(), queries.len()));
+    general_mat_mul(1.0, &a.view(), &q.t(), 0.0, &mut s);
+    let column = |x: u32| queries.binary_search(&x).expect("a query of this block");
+    let sims: ArrayView2<'_, f32> = s.view();
+
+    let mut forward = Vec::with_capacity(block.forward.len() * k.min(block.rows.len()));
+    let mut scratch: Vec<(f32, u32)> = Vec::with_capacity(block.rows.len());
+    for &x in &block.forward {
+        let c = column(x);
+        scratch.clear();
+        scratch.extend(block.rows.iter().enumerate().map(|(r, &j)| (sims[[r, c]], j)));
+        let keep = k.min(scratch.len());
+        if keep < scratch.len() {
+            scratch.select_nth_unstable_by(keep - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            // Rows that tie the cut in the product may differ in the exact similarity: keep them.
+            let cut = scratch[keep - 1].0 - MARGIN;
+            let mut kept: Vec<(f32, u32)> = scratch[..keep].to_vec();
+            kept.extend(scratch[keep..].iter().filter(|e| e.0 >= cut));
+            scratch.clear();
+            scratch.extend(kept);
+        }
+        let query = row(x);
+        forward.extend(scratch.iter().map(|&(_, j)| (x, j, dot(query, row(j)))));
+    }
+    let mut reverse = Vec::new();
+    for &x in &block.reverse {
+        let c = column(x);
+        let query = row(x);
+        for (r, &i) in block.rows.iter().enumerate() {
+            if i as usize >= n_old {
+                continue;
+            }
+            let (kth_sim, kth_id) = kth(i);
+            if sims[[r, c]] < kth_sim - MARGIN {
+                continue;
+            }
+            let sim = dot(query, row(i));
+            if sim > kth_sim || (sim == kth_sim && x < kth_id) || kth_id == NONE {
+                reverse.push((i, x, sim));
+            }
+        }
+    }
+    (forward, reverse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knn::testing::random_features;
+    use crate::knn::{build_knn, search_knn_keeping_quantizer, testing::config};
+    use crate::progress::NoProgress;
+
+    /// The table of all rows after an exact search of the added rows: the old rows' lists with
+    /// their entries merged in, then the added rows.
+    fn merged(old: &crate::knn::Knn, added: &Added, k: usize) -> (Vec<u32>, Vec<f32>) {
+        let (mut ids, mut sims) = (old.ids().to_vec(), old.sims().to_vec());
+        let mut at = 0;
+        for i in 0..old.n() {
+            let mut list: Vec<(f32, u32)> = (0..k).map(|s| (sims[i * k + s], ids[i * k + s])).collect();
+            while at < added.entries.len() && added.entries[at].0 as usize == i {
+                list.push((added.entries[at].2, added.entries[at].1));
+                at += 1;
+            }
+            list.retain(|e| e.1 != NONE);
+            canonical_top(&mut list, k);
+            for s in 0..k {
+                (sims[i * k + s], ids[i * k + s]) = list.get(s).map_or((f32::NEG_INFINITY, NONE), |&(x, j)| (x, j));
+            }
+        }
+        ids.extend_from_slice(&added.ids);
+        sims.extend_from_slice(&added.sims);
+        (ids, sims)
+    }
+
+    #[test]
+    fn exact_search_of_added_rows_gives_the_table_of_all_rows() {
+        let all = random_features(3000, 16, 5);
+        let (n_old, k) = (2600, 12);
+        let old_rows = crate::Features::new(
+            ndarray::Array2::from_shape_vec((n_old, 16), all.as_slice()[..n_old * 16].to_vec()).unwrap(),
+            std::path::Path::new("old"),
+            false,
+        )
+        .unwrap();
+        let old = build_knn(&old_rows, &config("Flat", k), &NoProgress).unwrap();
+        let added = search_added(all.as_slice(), 16, n_old, k, old.ids(), old.sims(), None).unwrap();
+        assert_eq!(added.compared, 3000 * 400);
+        let full = build_knn(&all, &config("Flat", k), &NoProgress).unwrap();
+        let (ids, sims) = merged(&old, &added, k);
+        assert_eq!(ids, full.ids());
+        assert_eq!(sims, full.sims());
+        assert!(!added.entries.is_empty());
+    }
+
+    #[test]
+    fn a_join_probing_every_list_is_exact_and_fewer_probes_compare_less() {
+        let all = random_features(4000, 16, 9);
+        let (n_old, k) = (3500, 10);
+        let old_rows = crate::Features::new(
+            ndarray::Array2::from_shape_vec((n_old, 16), all.as_slice()[..n_old * 16].to_vec()).unwrap(),
+            std::path::Path::new("old"),
+            false,
+        )
+        .unwrap();
+        let join = |nprobe: usize| crate::config::KnnConfig {
+            nprobe: std::num::NonZeroUsize::new(nprobe),
+            ..config("IVFJoin16", k)
+        };
+        let exact = build_knn(&all, &config("Flat", k), &NoProgress).unwrap();
+        for nprobe in [16, 4] {
+            let (old, _, q) = search_knn_keeping_quantizer(&old_rows, &join(nprobe), &NoProgress).unwrap();
+            let mut q = q.expect("a join keeps its quantizer");
+            q.extend(&all.as_slice()[n_old * 16..]);
+            let added = search_added(all.as_slice(), 16, n_old, k, old.ids(), old.sims(), Some(&q)).unwrap();
+            let (ids, _) = merged(&old, &added, k);
+            if nprobe == 16 {
+                assert_eq!(ids, exact.ids());
+                assert_eq!(added.compared, 4000 * 500);
+                continue;
+            }
+            assert!(added.compared < 4000 * 500 / 2, "{}", added.compared);
+            // Each added row's neighbours are the exact best among the rows of its probe set,
+            // and it enters only old rows whose probe set holds its list.
+            let lists = q.lists();
+            let row = |i: usize| &all.as_slice()[i * 16..(i + 1) * 16];
+            for x in n_old..4000 {
+                let probes = q.probe_set(lists[x] as usize);
+                let mut best: Vec<(f32, u32)> = (0..4000)
+                    .filter(|&j| probes.contains(&lists[j]))
+                    .map(|j| (dot(row(x), row(j)), j as u32))
+                    .collect();
+                canonical_top(&mut best, k);
+                let found: Vec<u32> = added.ids[(x - n_old) * k..(x - n_old + 1) * k].to_vec();
+                assert_eq!(found, best.iter().map(|e| e.1).collect::<Vec<_>>(), "row {x}");
+            }
+            for &(i, x, _) in &added.entries {
+                assert!(q.probe_set(lists[i as usize] as usize).contains(&lists[x as usize]));
+            }
+        }
+    }
+
+    #[test]
+    fn parts_that_do_not_fit_are_refused() {
+        let all = random_features(50, 4, 1);
+        let e = search_added(all.as_slice(), 4, 40, 3, &[0; 119], &[0.0; 119], None).unwrap_err();
+        assert!(e.to_string().contains("searching added rows"), "{e}");
+        let e = search_added(all.as_slice(), 4, 40, 50, &vec![0; 2000], &vec![0.0; 2000], None).unwrap_err();
+        assert!(matches!(e, Error::InvalidParameter { param: Param::K, .. }), "{e}");
+    }
+}
