@@ -148,6 +148,50 @@ fn row_links(
     }
 }
 
+/// Whether `config` makes each row's links from that row alone (threshold or adaptive
+/// pruning, similarity or normalised weights), so that a change of one k-NN row changes that
+/// row's links only. Shared-neighbour scores read the neighbours' rows too.
+pub fn is_row_local(config: &EdgeConfig) -> bool {
+    config.pruning != Pruning::Snn && config.weighting != Weighting::Snn
+}
+
+/// The kept links of one k-NN row (`ids` and `sims`: its first `k` slots, row `i`), as
+/// [`build_edges`] keeps them: appended to `links` as `(target, weight)` in row order.
+/// `scratch` is reused between calls.
+///
+/// # Panics
+///
+/// When `config` is not [row-local](is_row_local).
+pub fn row_links_of(
+    ids: &[u32],
+    sims: &[f32],
+    i: usize,
+    min_sim: Similarity,
+    config: &EdgeConfig,
+    scratch: &mut Vec<f32>,
+    links: &mut Vec<(u32, f32)>,
+) {
+    assert!(is_row_local(config), "shared-neighbour links depend on other rows");
+    let min_sim = min_sim.get();
+    let row = || ids.iter().zip(sims).filter(move |(&j, _)| j != NONE && j as usize != i).map(|(&j, &s)| (j, s));
+    let limit = match config.pruning {
+        Pruning::Adaptive => {
+            scratch.clear();
+            scratch.extend(row().map(|(_, s)| s));
+            adaptive_cut(scratch, config.min_cut_z)
+        }
+        Pruning::Threshold | Pruning::Snn => usize::MAX,
+    };
+    let start = links.len();
+    links.extend(row().take(limit).take_while(|&(_, s)| s >= min_sim));
+    if config.weighting == Weighting::Normalized {
+        let sum: f64 = links[start..].iter().map(|l| f64::from(l.1)).sum();
+        if sum > 0.0 {
+            links[start..].iter_mut().for_each(|l| l.1 = (f64::from(l.1) / sum) as f32);
+        }
+    }
+}
+
 /// The shared-neighbour score of the link `i -> j`: the share of row `j`'s first `k` slots
 /// (itself included) that are also in row `i`'s, whose members `marks` holds (`marks[l] == i`).
 /// Both rows list themselves, so a mutual link counts both ends. In `[0, 1]`.
@@ -232,6 +276,38 @@ mod tests {
 
     fn sim(v: f32) -> Similarity {
         Similarity::new(Param::MinSim, v).unwrap()
+    }
+
+    #[test]
+    fn one_row_at_a_time_gives_the_graph_of_row_local_rules() {
+        let f = random_features(300, 8, 41);
+        let knn = build_knn(
+            &f,
+            &KnnConfig { k: K::new(20).unwrap(), index: "Flat".into(), ..KnnConfig::default() },
+            &NoProgress,
+        )
+        .unwrap();
+        for (pruning, weighting) in [
+            (Pruning::Threshold, Weighting::Sim),
+            (Pruning::Adaptive, Weighting::Sim),
+            (Pruning::Threshold, Weighting::Normalized),
+            (Pruning::Adaptive, Weighting::Normalized),
+        ] {
+            let config = EdgeConfig { pruning, weighting, min_cut_z: 1.5, ..EdgeConfig::default() };
+            assert!(is_row_local(&config));
+            let graph = build_edges(&knn, 15, sim(0.3), &config).unwrap();
+            let (mut scratch, mut links) = (Vec::new(), Vec::new());
+            for i in 0..300 {
+                let (ids, sims) = knn.row(i);
+                links.clear();
+                row_links_of(&ids[..15], &sims[..15], i, sim(0.3), &config, &mut scratch, &mut links);
+                let (t, w) = graph.out_links(i);
+                let expected: Vec<(u32, f32)> = t.iter().copied().zip(w.iter().copied()).collect();
+                assert_eq!(links, expected, "{pruning:?}/{weighting:?} row {i}");
+            }
+        }
+        assert!(!is_row_local(&EdgeConfig { pruning: Pruning::Snn, ..EdgeConfig::default() }));
+        assert!(!is_row_local(&EdgeConfig { weighting: Weighting::Snn, ..EdgeConfig::default() }));
     }
 
     /// The seed's graph.
