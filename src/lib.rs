@@ -41,7 +41,7 @@
 //! | 5 | `knn`, `synth` |
 //! | 6 | `graph`, `threshold` |
 //! | 7 | `edges` |
-//! | 8 | `labels` |
+//! | 8 | `labels`, `state` |
 //! | 9 | `cluster` |
 //! | 10 | `report` |
 //! | 11 | `pipeline` |
@@ -66,6 +66,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod state;
 pub mod sweep;
 pub mod synth;
 pub mod threshold;

@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["knn", "synth"],
     &["graph", "threshold"],
     &["edges"],
-    &["labels"],
+    &["labels", "state"],
     &["cluster"],
     &["report"],
     &["pipeline"],
