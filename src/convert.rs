@@ -10,10 +10,11 @@ use face_cluster::infomap::FlowModel;
 use face_cluster::pipeline::{KnnJob, NetworkJob};
 use face_cluster::sweep::{Grid, SweepConfig};
 use face_cluster::synth::SynthConfig;
+use face_cluster::update::{AddJob, Scope};
 
 use crate::cli::{
-    EdgesArg, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, LonelyArg, OptimizerArgs, PresetArg,
-    RunArgs, StrategyArgs, SweepArgs, SynthArgs, WeightsArg,
+    AddArgs, EdgesArg, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, LonelyArg, OptimizerArgs,
+    PresetArg, RunArgs, StrategyArgs, SweepArgs, SynthArgs, WeightsArg,
 };
 
 impl TryFrom<&FeatureArgs> for LoadOptions {
@@ -138,6 +139,7 @@ impl TryFrom<&RunArgs> for RunConfig {
             min_sim,
             strategy,
             optimizer,
+            save: args.save.clone(),
         })
     }
 }
@@ -147,6 +149,29 @@ fn run_optimizer(args: &OptimizerArgs) -> Result<Optimizer> {
 }
 
 /// `face-cluster knn`: `--k`, `--check-recall`, `--min-sim`, `--dim`, `--nprobe`, `--ef-search`.
+/// `face-cluster add`. Checked: `--dim`.
+impl TryFrom<&AddArgs> for AddJob {
+    type Error = Error;
+    fn try_from(args: &AddArgs) -> Result<Self> {
+        let scope = match (args.full, args.check_drift) {
+            (true, _) => Scope::Full,
+            (false, true) => Scope::CheckDrift,
+            (false, false) => Scope::Update,
+        };
+        Ok(AddJob {
+            state: args.state.clone(),
+            features: args.features.clone(),
+            format: args.format.map(|f| match f {
+                FormatArg::Npy => FeatureFormat::Npy,
+                FormatArg::Bin => FeatureFormat::Bin,
+            }),
+            dim: args.dim.map(|d| at_least_one(Param::Dim, d)).transpose()?,
+            truth: args.labels.clone(),
+            scope,
+        })
+    }
+}
+
 impl TryFrom<&KnnArgs> for KnnJob {
     type Error = Error;
     fn try_from(args: &KnnArgs) -> Result<Self> {

@@ -44,7 +44,7 @@
 //! | 8 | `labels`, `state` |
 //! | 9 | `cluster` |
 //! | 10 | `report` |
-//! | 11 | `pipeline` |
+//! | 11 | `pipeline`, `update` |
 //! | 12 | `sweep` |
 //! | 13 | the binary (`main`, `cli`, `convert`, `commands`, `term`) |
 
@@ -70,6 +70,7 @@ pub mod state;
 pub mod sweep;
 pub mod synth;
 pub mod threshold;
+pub mod update;
 
 pub use error::{Error, Result};
 pub use features::Features;

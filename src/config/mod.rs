@@ -19,6 +19,7 @@
 //! | [`Lonely`] | [`crate::labels::assign_labels`] |
 //! | [`Optimizer`] + [`Strategy::flow`] | [`crate::infomap::Infomap`] |
 //! | [`RunConfig`] | [`crate::pipeline::run`], the main job |
+//! | [`crate::update::AddJob`] | [`crate::update::add`] (its settings come from the saved state) |
 //!
 //! [`Preset`] names two complete sets of choices:
 //!
@@ -427,6 +428,9 @@ pub struct RunConfig {
     pub strategy: Strategy,
     /// Infomap's trials and seed.
     pub optimizer: Optimizer,
+    /// Save the clustering to this folder, for `face-cluster add` (needs features, not a cached
+    /// table, and a link rule made from each row alone).
+    pub save: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -444,6 +448,7 @@ impl RunConfig {
             min_sim: preset.min_sim(),
             strategy: preset.strategy(),
             optimizer: Optimizer::default(),
+            save: None,
         }
     }
 

@@ -29,6 +29,12 @@
 //! Residual below the tolerance is kept, not dropped, so later updates carry it on and errors
 //! do not accumulate.
 //!
+//! Pushes are over-relaxed ([`RELAXATION`]): a push moves `omega r(u)` and leaves
+//! `(1 - omega) r(u)`. In a k-NN graph most of a change's residual circulates inside one
+//! cluster, losing only `alpha` per round, and pushing a little more than the residual
+//! anticipates the rounds to come: with `omega = 1.25` a 1,000-row addition to 100,000 rows
+//! took about half the pushes of plain pushes, to the same accuracy (`docs/state.md`).
+//!
 //! # Undirected flow
 //!
 //! Undirected flow (§3.3) is local already: node flow is incident weight over `2W - S`. `Rates`
@@ -84,8 +90,17 @@ pub struct Settled {
     pub nodes: usize,
 }
 
-/// Default of [`Rates::tolerance`]: residual kept per unit of out-weight.
-pub const DEFAULT_RATE_TOLERANCE: f64 = 1e-6;
+/// Default of [`Rates::tolerance`]: residual kept per unit of out-weight. Node flows are then
+/// within about 1e-4 of their exact values, relatively, and codelengths within about 1e-7
+/// (a 1,000-row addition to 100,000 rows, measured against flow solved from scratch).
+pub const DEFAULT_RATE_TOLERANCE: f64 = 1e-4;
+
+/// Over-relaxation of a push (see the module docs). Stable well beyond it: 1.6 converged too.
+pub const RELAXATION: f64 = 1.25;
+
+/// Pushes per node after which [`Rates::settle`] stops over-relaxing (a safeguard: it never
+/// came near in any measured case).
+const RELAXED_PUSHES_PER_NODE: usize = 200;
 
 /// The normalised flow of every node and link, read from a [`Rates`] ([`Rates::view`]).
 #[derive(Debug, Clone, Copy)]
@@ -383,9 +398,9 @@ impl Rates {
         }
     }
 
-    /// Pushes residual until every node's is at most the tolerance times its out-weight (any
-    /// residual of a node without out-links is pushed), starting from the nodes changed since
-    /// the last call. `network` must be the network as it is now, with the links given to
+    /// Pushes residual (over-relaxed, [`RELAXATION`]) until every node's is at most the
+    /// tolerance times its out-weight (any residual of a node without out-links is pushed),
+    /// starting from the nodes changed since the last call. `network` must be the network as it is now, with the links given to
     /// [`Rates::relink`].
     ///
     /// Deterministic: nodes are pushed first in, first out, from the changed nodes in the order
@@ -415,15 +430,27 @@ impl Rates {
             }
         }
         let mut settled = Settled::default();
+        let mut omega = RELAXATION;
+        let relaxed_pushes = RELAXED_PUSHES_PER_NODE.saturating_mul(n);
         while let Some(u) = queue.pop_front() {
             let u = u as usize;
             queued[u] = false;
-            let r = self.residual[u];
-            if !over(r, self.out_weight[u]) {
+            let residual = self.residual[u];
+            if !over(residual, self.out_weight[u]) {
                 continue;
             }
-            self.residual[u] = 0.0;
+            if settled.pushes == relaxed_pushes {
+                omega = 1.0;
+            }
+            // A node without out-links passes nothing on: its residual is simply taken up.
+            let r = if self.out_weight[u] > 0.0 { omega * residual } else { residual };
+            let left = residual - r;
+            self.residual[u] = left;
             self.rate[u] += r;
+            if left != 0.0 && over(left, self.out_weight[u]) {
+                queued[u] = true;
+                queue.push_back(u as u32);
+            }
             settled.pushes += 1;
             if !changed[u] {
                 changed[u] = true;

@@ -56,8 +56,8 @@ pub struct Refinement {
     /// Codelength of the starting partition on the network as it is now (new nodes in modules
     /// of their own).
     pub start_codelength: f64,
-    /// Nodes allowed to move.
-    pub active_nodes: usize,
+    /// Nodes allowed to move, ascending.
+    pub active: Vec<u32>,
     /// Starting modules re-optimised (those of the affected nodes).
     pub active_modules: usize,
     /// Neighbouring modules, pinned.
@@ -66,12 +66,14 @@ pub struct Refinement {
 
 /// Flow, enter and exit flow of every starting module, and what else the pass over the links
 /// found.
-struct Scan {
+struct Scan<W> {
     flow: Vec<f64>,
     enter: Vec<f64>,
     exit: Vec<f64>,
-    /// In-links of active nodes as `(target, source, weight)`, by target then source.
-    in_links: Vec<(u32, u32, f64)>,
+    /// In-links of the active node with local index `i`: `in_links[in_start[i]..in_start[i + 1]]`
+    /// as `(source, weight)`, sources ascending.
+    in_start: Vec<usize>,
+    in_links: Vec<(u32, W)>,
     /// Node flow of every node.
     node_flow: Vec<f64>,
 }
@@ -116,7 +118,12 @@ impl Infomap {
                 active[v as usize] = true;
             }
         }
-        let scan = scan(network, &view, &dense, count, &active);
+        let nodes: Vec<u32> = (0..n as u32).filter(|&v| active[v as usize]).collect();
+        let mut local_of = vec![u32::MAX; n];
+        for (i, &v) in nodes.iter().enumerate() {
+            local_of[v as usize] = i as u32;
+        }
+        let scan = scan(network, &view, &dense, count, &local_of, nodes.len());
         let entropy = node_entropy(&scan.node_flow);
         let start_codelength =
             ModuleFlows { flow: scan.flow.clone(), enter: scan.enter.clone(), exit: scan.exit.clone() }
@@ -125,7 +132,7 @@ impl Infomap {
         let flow_secs = started.elapsed().as_secs_f64();
         let started = Instant::now();
 
-        let local = LocalNetwork::new(network, &view, &dense, &active, &scan);
+        let local = LocalNetwork::new(network, &view, &dense, count, nodes, &local_of, &scan);
         let a = local.active.len();
         // Starting modules of the local items: an active node's module is named by its first
         // active member, a pinned super-node is a module of its own.
@@ -212,7 +219,7 @@ impl Infomap {
         Refinement {
             partition,
             start_codelength,
-            active_nodes: a,
+            active: local.active,
             active_modules: touched.iter().filter(|&&t| t).count(),
             pinned_modules: local.pinned_module.len(),
         }
@@ -229,7 +236,7 @@ impl Infomap {
         assert_eq!(rates.num_nodes(), n, "one rate per node");
         let view = rates.view();
         let (dense, count) = dense_modules(modules);
-        let scan = scan(network, &view, &dense, count, &vec![false; n]);
+        let scan = scan(network, &view, &dense, count, &vec![u32::MAX; n], 0);
         ModuleFlows { flow: scan.flow, enter: scan.enter, exit: scan.exit }
             .codelength(0.0, node_entropy(&scan.node_flow))
     }
@@ -258,11 +265,20 @@ fn dense_modules(start: &[u32]) -> (Vec<u32>, usize) {
     (dense, next as usize)
 }
 
-/// One pass over the links: module flows of `dense`, node flows, and the in-links of `active`
-/// nodes. Per-node sums in parallel over fixed chunks, combined in node order.
-fn scan<L: LinkSource>(network: &L, view: &FlowView<'_>, dense: &[u32], count: usize, active: &[bool]) -> Scan {
+/// One pass over the links: module flows of `dense`, node flows, and the in-links of the
+/// active nodes (`local_of[v]`: node v's index among the `active` active nodes, or
+/// `u32::MAX`). Per-node sums in parallel over fixed chunks, combined in node order.
+fn scan<L: LinkSource>(
+    network: &L,
+    view: &FlowView<'_>,
+    dense: &[u32],
+    count: usize,
+    local_of: &[u32],
+    active: usize,
+) -> Scan<L::Weight> {
     let n = network.num_nodes();
-    let chunks: Vec<(Vec<f64>, Vec<(u32, u32, f64)>)> = (0..n.div_ceil(CHUNK))
+    type Chunk<W> = (Vec<f64>, Vec<(u32, u32, W)>);
+    let chunks: Vec<Chunk<L::Weight>> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
             let nodes = c * CHUNK..((c + 1) * CHUNK).min(n);
@@ -272,17 +288,16 @@ fn scan<L: LinkSource>(network: &L, view: &FlowView<'_>, dense: &[u32], count: u
                 let m = dense[u];
                 let mut sum = 0.0;
                 network.for_each_out_link(u, |v, w| {
-                    let w: f64 = w.into();
-                    if !(w.is_finite() && w > 0.0) {
+                    let w64: f64 = w.into();
+                    if !(w64.is_finite() && w64 > 0.0) || v as usize == u {
                         return;
                     }
-                    if v as usize != u {
-                        if dense[v as usize] == m {
-                            sum += w;
-                        }
-                        if active[v as usize] {
-                            in_links.push((v, u as u32, w));
-                        }
+                    if dense[v as usize] == m {
+                        sum += w64;
+                    }
+                    let target = local_of[v as usize];
+                    if target != u32::MAX {
+                        in_links.push((target, u as u32, w));
                     }
                 });
                 internal.push(sum * view.link_scale(u));
@@ -294,13 +309,14 @@ fn scan<L: LinkSource>(network: &L, view: &FlowView<'_>, dense: &[u32], count: u
         flow: vec![0.0; count],
         enter: vec![0.0; count],
         exit: vec![0.0; count],
+        in_start: vec![0; active + 1],
         in_links: Vec::new(),
         node_flow: (0..n).map(|v| view.node_flow(v)).collect(),
     };
     let mut internal = vec![0.0; count];
     let mut u = 0;
-    for (chunk_internal, chunk_links) in chunks {
-        for x in chunk_internal {
+    for (chunk_internal, chunk_links) in &chunks {
+        for &x in chunk_internal {
             let m = dense[u] as usize;
             scan.flow[m] += scan.node_flow[u];
             scan.exit[m] += view.node_exit(u);
@@ -308,7 +324,9 @@ fn scan<L: LinkSource>(network: &L, view: &FlowView<'_>, dense: &[u32], count: u
             internal[m] += x;
             u += 1;
         }
-        scan.in_links.extend(chunk_links);
+        for l in chunk_links {
+            scan.in_start[l.0 as usize + 1] += 1;
+        }
     }
     // Each internal link leaves its source and enters its target inside the module; an
     // undirected link's flow counts as exit and enter at both ends (§3.3).
@@ -320,8 +338,19 @@ fn scan<L: LinkSource>(network: &L, view: &FlowView<'_>, dense: &[u32], count: u
         scan.exit[m] = (scan.exit[m] - internal_share * internal[m]).max(0.0);
         scan.enter[m] = (scan.enter[m] - internal_share * internal[m]).max(0.0);
     }
-    // Stable: sources stay ascending within a target.
-    scan.in_links.sort_by_key(|l| l.0);
+    // In-links by target (a counting sort; sources stay ascending).
+    for i in 0..active {
+        scan.in_start[i + 1] += scan.in_start[i];
+    }
+    let mut fill = scan.in_start.clone();
+    scan.in_links = vec![(0, L::Weight::default()); scan.in_start[active]];
+    for (_, chunk_links) in chunks {
+        for (target, source, w) in chunk_links {
+            let slot = &mut fill[target as usize];
+            scan.in_links[*slot] = (source, w);
+            *slot += 1;
+        }
+    }
     scan
 }
 
@@ -336,103 +365,158 @@ struct LocalNetwork {
 }
 
 impl LocalNetwork {
-    fn new<L: LinkSource>(network: &L, view: &FlowView<'_>, dense: &[u32], active: &[bool], scan: &Scan) -> Self {
-        let n = network.num_nodes();
-        let nodes: Vec<u32> = (0..n as u32).filter(|&v| active[v as usize]).collect();
+    /// `nodes`: the active nodes, ascending; `local_of`: each node's index among them.
+    fn new<L: LinkSource>(
+        network: &L,
+        view: &FlowView<'_>,
+        dense: &[u32],
+        count: usize,
+        nodes: Vec<u32>,
+        local_of: &[u32],
+        scan: &Scan<L::Weight>,
+    ) -> Self {
         let a = nodes.len();
-        let mut local_of = vec![u32::MAX; n];
-        for (i, &v) in nodes.iter().enumerate() {
-            local_of[v as usize] = i as u32;
-        }
-        // In-links by target, as ranges of scan.in_links.
-        let mut in_start = vec![0usize; a + 1];
-        for l in &scan.in_links {
-            in_start[local_of[l.0 as usize] as usize + 1] += 1;
-        }
-        for i in 0..a {
-            in_start[i + 1] += in_start[i];
-        }
-        // Entries (neighbour node, out flow, in flow) of each active node; neighbours that are
-        // not active stand for their module, numbered later.
-        let undirected = view.model() == super::FlowModel::Undirected;
-        let entries: Vec<Vec<(u32, f64, f64)>> = nodes
-            .par_iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let v = v as usize;
-                let scale = view.link_scale(v);
-                let mut list = Vec::new();
-                network.for_each_out_link(v, |x, w| {
-                    let w: f64 = w.into();
-                    if w.is_finite() && w > 0.0 && x as usize != v {
-                        list.push((x, w * scale, 0.0));
-                    }
-                });
-                for &(_, u, w) in &scan.in_links[in_start[i]..in_start[i + 1]] {
-                    list.push((u, 0.0, w * view.link_scale(u as usize)));
-                }
-                list
-            })
-            .collect();
+        let in_links = |i: usize| &scan.in_links[scan.in_start[i]..scan.in_start[i + 1]];
         // Pinned super-nodes: the modules of inactive neighbours, ascending.
-        let mut pinned_module: Vec<u32> =
-            entries.iter().flatten().filter(|e| !active[e.0 as usize]).map(|e| dense[e.0 as usize]).collect();
-        pinned_module.sort_unstable();
-        pinned_module.dedup();
+        let mut neighbouring = vec![false; count];
+        for (i, &v) in nodes.iter().enumerate() {
+            let mut mark = |x: u32| {
+                if local_of[x as usize] == u32::MAX {
+                    neighbouring[dense[x as usize] as usize] = true;
+                }
+            };
+            network.for_each_out_link(v as usize, |x, _| mark(x));
+            for &(u, _) in in_links(i) {
+                mark(u);
+            }
+        }
+        let pinned_module: Vec<u32> = (0..count as u32).filter(|&m| neighbouring[m as usize]).collect();
+        let mut super_of = vec![u32::MAX; count];
+        for (j, &m) in pinned_module.iter().enumerate() {
+            super_of[m as usize] = (a + j) as u32;
+        }
         let item = |x: u32| -> u32 {
-            if active[x as usize] {
-                local_of[x as usize]
-            } else {
-                let m = dense[x as usize];
-                a as u32 + pinned_module.binary_search(&m).expect("every neighbouring module is listed") as u32
+            match local_of[x as usize] {
+                u32::MAX => super_of[dense[x as usize] as usize],
+                i => i,
             }
         };
         let items = a + pinned_module.len();
-        let mut adjacency: Vec<Vec<(u32, f64, f64)>> = vec![Vec::new(); items];
-        for (i, list) in entries.into_iter().enumerate() {
-            let mut merged: Vec<(u32, f64, f64)> = list.into_iter().map(|(x, o, f)| (item(x), o, f)).collect();
-            merged.sort_by_key(|e| e.0);
-            merged.dedup_by(|next, kept| {
-                if next.0 == kept.0 {
-                    kept.1 += next.1;
-                    kept.2 += next.2;
-                    true
-                } else {
-                    false
-                }
-            });
-            for e in &mut merged {
-                if undirected {
-                    let both = e.1 + e.2;
-                    (e.1, e.2) = (both, both);
-                }
-                if e.0 as usize >= a {
-                    // The super-node's side of the link: reversed.
-                    adjacency[e.0 as usize].push((i as u32, e.2, e.1));
-                }
+        let undirected = view.model() == super::FlowModel::Undirected;
+        // Each active node's merged entries (item, out flow, in flow), in parallel over fixed
+        // chunks, with a generation-stamped slot per item: no sorting, no allocation per node.
+        type Chunk = (Vec<usize>, Vec<(u32, f64, f64)>);
+        let chunks: Vec<Chunk> = (0..a.div_ceil(CHUNK))
+            .into_par_iter()
+            .map_init(
+                || (vec![(u32::MAX, 0u32); items], 0u32),
+                |(slots, stamp), c| {
+                    let range = c * CHUNK..((c + 1) * CHUNK).min(a);
+                    let mut degrees = Vec::with_capacity(range.len());
+                    let mut entries: Vec<(u32, f64, f64)> = Vec::new();
+                    for i in range {
+                        let v = nodes[i] as usize;
+                        *stamp += 1;
+                        let start = entries.len();
+                        let mut add = |x: u32, o: f64, f: f64| {
+                            let it = item(x);
+                            let slot = &mut slots[it as usize];
+                            if slot.0 == *stamp {
+                                let e = &mut entries[start + slot.1 as usize];
+                                e.1 += o;
+                                e.2 += f;
+                            } else {
+                                *slot = (*stamp, (entries.len() - start) as u32);
+                                entries.push((it, o, f));
+                            }
+                        };
+                        let scale = view.link_scale(v);
+                        network.for_each_out_link(v, |x, w| {
+                            let w: f64 = w.into();
+                            if w.is_finite() && w > 0.0 && x as usize != v {
+                                add(x, w * scale, 0.0);
+                            }
+                        });
+                        for &(u, w) in in_links(i) {
+                            let w: f64 = w.into();
+                            add(u, 0.0, w * view.link_scale(u as usize));
+                        }
+                        if undirected {
+                            for e in &mut entries[start..] {
+                                let both = e.1 + e.2;
+                                (e.1, e.2) = (both, both);
+                            }
+                        }
+                        degrees.push(entries.len() - start);
+                    }
+                    (degrees, entries)
+                },
+            )
+            .collect();
+        // Super-nodes' entries: the reverse of the active nodes' entries to them.
+        let mut super_degree = vec![0usize; pinned_module.len()];
+        for (_, entries) in &chunks {
+            for e in entries.iter().filter(|e| e.0 as usize >= a) {
+                super_degree[e.0 as usize - a] += 1;
             }
-            adjacency[i] = merged;
         }
         let mut net = FlowNetwork::default();
+        let total: usize = chunks.iter().map(|c| c.1.len()).sum::<usize>() * 2;
+        net.neighbour.reserve(total);
+        net.out_flow.reserve(total);
+        net.in_flow.reserve(total);
         net.offsets.push(0);
-        for (i, list) in adjacency.iter().enumerate() {
-            if i < a {
-                let v = nodes[i] as usize;
-                net.flow.push(view.node_flow(v));
-                net.enter.push(view.node_enter(v));
-                net.exit.push(view.node_exit(v));
-            } else {
-                let m = pinned_module[i - a] as usize;
-                net.flow.push(scan.flow[m]);
-                net.enter.push(scan.enter[m]);
-                net.exit.push(scan.exit[m]);
+        for (degrees, entries) in &chunks {
+            let mut at = 0;
+            for &d in degrees {
+                for &(x, o, f) in &entries[at..at + d] {
+                    net.neighbour.push(x);
+                    net.out_flow.push(o);
+                    net.in_flow.push(f);
+                }
+                at += d;
+                net.offsets.push(net.neighbour.len());
             }
-            for &(x, o, f) in list {
-                net.neighbour.push(x);
-                net.out_flow.push(o);
-                net.in_flow.push(f);
+        }
+        let super_start = net.neighbour.len();
+        let mut fill: Vec<usize> = Vec::with_capacity(pinned_module.len());
+        let mut next = super_start;
+        for &d in &super_degree {
+            fill.push(next);
+            next += d;
+            net.offsets.push(next);
+        }
+        net.neighbour.resize(next, 0);
+        net.out_flow.resize(next, 0.0);
+        net.in_flow.resize(next, 0.0);
+        let mut i = 0u32;
+        for (degrees, entries) in &chunks {
+            let mut at = 0;
+            for &d in degrees {
+                for &(x, o, f) in &entries[at..at + d] {
+                    if x as usize >= a {
+                        let slot = &mut fill[x as usize - a];
+                        net.neighbour[*slot] = i;
+                        net.out_flow[*slot] = f;
+                        net.in_flow[*slot] = o;
+                        *slot += 1;
+                    }
+                }
+                at += d;
+                i += 1;
             }
-            net.offsets.push(net.neighbour.len());
+        }
+        for &v in &nodes {
+            let v = v as usize;
+            net.flow.push(view.node_flow(v));
+            net.enter.push(view.node_enter(v));
+            net.exit.push(view.node_exit(v));
+        }
+        for &m in &pinned_module {
+            let m = m as usize;
+            net.flow.push(scan.flow[m]);
+            net.enter.push(scan.enter[m]);
+            net.exit.push(scan.exit[m]);
         }
         LocalNetwork { net, active: nodes, pinned_module }
     }
@@ -622,7 +706,7 @@ mod tests {
             let start_full = infomap.codelength_of(&network, &renumbered).codelength;
             assert!((refined.start_codelength - start_full).abs() < 1e-9);
             assert!(p.codelength < refined.start_codelength, "{model}: the warm start improves on its start");
-            assert!(refined.active_nodes < network.num_nodes() && refined.pinned_modules > 0, "{refined:?}");
+            assert!(refined.active.len() < network.num_nodes() && refined.pinned_modules > 0, "{refined:?}");
         }
     }
 
@@ -678,7 +762,7 @@ mod tests {
     fn nothing_affected_changes_nothing() {
         let (start, network, rates, _) = changed(FlowModel::Directed, 2, 300, 0);
         let refined = Infomap::default().refine(&network, &rates, &start, &[]);
-        assert_eq!(refined.active_nodes, 0);
+        assert!(refined.active.is_empty());
         assert_eq!(refined.partition.modules, number_by_flow(&start, &refined.partition.node_flow).0);
         assert!((refined.partition.codelength - refined.start_codelength).abs() < 1e-12);
     }

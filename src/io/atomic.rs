@@ -110,6 +110,17 @@ impl AtomicFile {
         removed
     }
 
+    /// Flushes and syncs what was written so far to disk (a later commit then has little left
+    /// to sync).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] naming the target.
+    pub fn sync(&mut self) -> Result<()> {
+        let writer = self.writer.as_mut().expect("writer is present until commit");
+        writer.flush().and_then(|()| writer.get_ref().sync_all()).map_err(|e| Error::io(&self.target, e))
+    }
+
     /// The final path.
     pub fn target(&self) -> &Path {
         &self.target

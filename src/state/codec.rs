@@ -122,9 +122,10 @@ impl Writer {
         Ok(())
     }
 
-    /// The file, ready to commit.
-    pub fn finish(self) -> AtomicFile {
-        self.file
+    /// The file, synced to disk and ready to commit.
+    pub fn finish(mut self) -> Result<AtomicFile> {
+        self.file.sync()?;
+        Ok(self.file)
     }
 }
 

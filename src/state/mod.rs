@@ -639,7 +639,7 @@ fn write_rows(
     if let Some(lists) = lists {
         w.put(lists)?;
     }
-    files.push(w.finish());
+    files.push(w.finish()?);
     let row_bytes = dim as u64 * 4 + if lists.is_some() { 4 } else { 0 };
     Ok(entry(name, rows, file_bytes(rows, row_bytes)))
 }
@@ -708,7 +708,7 @@ fn write_knn(
         w.put(&block_ids)?;
         w.put(&block_sims)?;
     }
-    files.push(w.finish());
+    files.push(w.finish()?);
     Ok(entry(name, records, file_bytes(records, 4 + 8 * k as u64)))
 }
 
@@ -777,7 +777,7 @@ fn write_nodes(
     for array in [&parts.rate, &parts.residual, &parts.out_weight, &parts.self_weight, &parts.inflow] {
         w.put(array)?;
     }
-    files.push(w.finish());
+    files.push(w.finish()?);
     Ok(entry(name, n, file_bytes(n, 8 + 5 * 8)))
 }
 
@@ -821,7 +821,7 @@ fn write_quantizer(dir: &Path, g: u64, q: &Quantizer, files: &mut Vec<AtomicFile
     w.put(q.centroids())?;
     w.put(&offsets)?;
     w.put(&probes)?;
-    files.push(w.finish());
+    files.push(w.finish()?);
     let bytes = file_bytes(nlist as u64, q.dim() as u64 * 4 + 4) + 4 + probes.len() as u64 * 4;
     Ok(entry(name, nlist as u64, bytes))
 }

@@ -29,6 +29,33 @@ impl<'a> TableNetwork<'a> {
         self.for_each_out_link(i, |j, w| out.push((j, w)));
     }
 
+    /// The links row `i` would keep with the k-NN slots `ids`/`sims` (`k` each) instead of
+    /// its own, appended to `out`: what the rule makes of a row as it was before a change.
+    pub fn links_of_slots(&self, i: usize, ids: &[u32], sims: &[f32], out: &mut Vec<(u32, f32)>) {
+        self.visit_slots(i, ids, sims, |j, w| out.push((j, w)));
+    }
+
+    fn visit_slots(&self, source: usize, ids: &[u32], sims: &[f32], mut visit: impl FnMut(u32, f32)) {
+        if self.is_plain() {
+            // The seed's rule, without a buffer: rows are sorted, so stop at the threshold.
+            let min_sim = self.min_sim.get();
+            for (&j, &s) in ids.iter().zip(sims) {
+                if s < min_sim {
+                    break;
+                }
+                if j != NONE && j as usize != source {
+                    visit(j, s);
+                }
+            }
+            return;
+        }
+        let (mut scratch, mut links) = (Vec::new(), Vec::new());
+        row_links_of(ids, sims, source, self.min_sim, &self.edges, &mut scratch, &mut links);
+        for (j, w) in links {
+            visit(j, w);
+        }
+    }
+
     /// The target of row `i`'s strongest link, if it kept any.
     pub fn strongest_target(&self, i: usize) -> Option<u32> {
         let mut first = None;
@@ -52,27 +79,9 @@ impl LinkSource for TableNetwork<'_> {
         self.ids.len() / self.k
     }
 
-    fn for_each_out_link(&self, source: usize, mut visit: impl FnMut(u32, f32)) {
+    fn for_each_out_link(&self, source: usize, visit: impl FnMut(u32, f32)) {
         let slots = source * self.k..(source + 1) * self.k;
-        let (ids, sims) = (&self.ids[slots.clone()], &self.sims[slots]);
-        if self.is_plain() {
-            // The seed's rule, without a buffer: rows are sorted, so stop at the threshold.
-            let min_sim = self.min_sim.get();
-            for (&j, &s) in ids.iter().zip(sims) {
-                if s < min_sim {
-                    break;
-                }
-                if j != NONE && j as usize != source {
-                    visit(j, s);
-                }
-            }
-            return;
-        }
-        let (mut scratch, mut links) = (Vec::new(), Vec::new());
-        row_links_of(ids, sims, source, self.min_sim, &self.edges, &mut scratch, &mut links);
-        for (j, w) in links {
-            visit(j, w);
-        }
+        self.visit_slots(source, &self.ids[slots.clone()], &self.sims[slots], visit);
     }
 }
 

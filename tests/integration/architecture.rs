@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["labels", "state"],
     &["cluster"],
     &["report"],
-    &["pipeline"],
+    &["pipeline", "update"],
     &["sweep"],
 ];
 
