@@ -26,6 +26,8 @@ use crate::error::{Error, Param, Result};
 
 /// Rows per block of an exact search.
 const EXACT_BLOCK_ROWS: usize = 2048;
+/// Added rows per matrix product of a block: bounds the product's memory.
+const QUERY_CHUNK: usize = 512;
 /// Blocks compared in parallel before their results are merged.
 const BLOCKS_PER_ROUND: usize = 64;
 /// A product's similarity this far below an old row's `k`-th is not recomputed: the products
@@ -190,6 +192,8 @@ fn canonical_top(list: &mut Vec<(f32, u32)>, k: usize) {
 
 /// One block's product, reduced: the best `k` rows of the block for each forward row
 /// `(added, row, sim)`, and the `(old row, added, sim)` entries of the reverse rows.
+///
+/// The product is laid out query by query, so that both reductions read it contiguously.
 fn compare_block<'a>(
     block: &Block,
     dim: usize,
@@ -201,7 +205,8 @@ fn compare_block<'a>(
     let mut queries: Vec<u32> = block.forward.iter().chain(&block.reverse).copied().collect();
     queries.sort_unstable();
     queries.dedup();
-    if block.rows.is_empty() || queries.is_empty() {
+    let b = block.rows.len();
+    if b == 0 || queries.is_empty() {
         return (Vec::new(), Vec::new());
     }
     let gather = |ids: &[u32]| {
@@ -212,46 +217,50 @@ fn compare_block<'a>(
         Array2::from_shape_vec((ids.len(), dim), out).expect("ids.len() rows of dim values")
     };
     let a = gather(&block.rows);
-    let q = gather(&queries);
-    let mut s = Array2::<f32>::zeros((block.rows.len(), queries.len()));
-    general_mat_mul(1.0, &a.view(), &q.t(), 0.0, &mut s);
-    let column = |x: u32| queries.binary_search(&x).expect("a query of this block");
-    let sims: ArrayView2<'_, f32> = s.view();
-
-    let mut forward = Vec::with_capacity(block.forward.len() * k.min(block.rows.len()));
-    let mut scratch: Vec<(f32, u32)> = Vec::with_capacity(block.rows.len());
-    for &x in &block.forward {
-        let c = column(x);
-        scratch.clear();
-        scratch.extend(block.rows.iter().enumerate().map(|(r, &j)| (sims[[r, c]], j)));
-        let keep = k.min(scratch.len());
-        if keep < scratch.len() {
-            scratch.select_nth_unstable_by(keep - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            // Rows that tie the cut in the product may differ in the exact similarity: keep them.
-            let cut = scratch[keep - 1].0 - MARGIN;
-            let mut kept: Vec<(f32, u32)> = scratch[..keep].to_vec();
-            kept.extend(scratch[keep..].iter().filter(|e| e.0 >= cut));
-            scratch.clear();
-            scratch.extend(kept);
-        }
-        let query = row(x);
-        forward.extend(scratch.iter().map(|&(_, j)| (x, j, dot(query, row(j)))));
-    }
+    // The k-th slot of each old row of the block (added rows never take reverse entries).
+    let kth: Vec<(f32, u32)> =
+        block.rows.iter().map(|&i| if (i as usize) < n_old { kth(i) } else { (f32::INFINITY, NONE) }).collect();
+    let keep = k.min(b);
+    let mut forward = Vec::with_capacity(block.forward.len() * keep);
     let mut reverse = Vec::new();
-    for &x in &block.reverse {
-        let c = column(x);
-        let query = row(x);
-        for (r, &i) in block.rows.iter().enumerate() {
-            if i as usize >= n_old {
-                continue;
+    let mut scratch: Vec<f32> = Vec::with_capacity(b);
+    let (mut f, mut r) = (block.forward.iter().peekable(), block.reverse.iter().peekable());
+    let mut s = Array2::<f32>::zeros((QUERY_CHUNK.min(queries.len()), b));
+    for batch in queries.chunks(QUERY_CHUNK) {
+        let q = gather(batch);
+        let mut out = s.slice_mut(ndarray::s![..batch.len(), ..]);
+        general_mat_mul(1.0, &q.view(), &a.t(), 0.0, &mut out);
+        let sims: ArrayView2<'_, f32> = s.view();
+        for (c, &x) in batch.iter().enumerate() {
+            let row_sims = sims.row(c);
+            let row_sims = row_sims.as_slice().expect("a standard-layout product");
+            let query = row(x);
+            if f.next_if_eq(&&x).is_some() {
+                // Every row at least (about) as similar as the k-th: the exact similarities decide.
+                let cut = if keep < b {
+                    scratch.clear();
+                    scratch.extend_from_slice(row_sims);
+                    let (_, kth_value, _) = scratch.select_nth_unstable_by(keep - 1, |p, q| q.total_cmp(p));
+                    *kth_value - MARGIN
+                } else {
+                    f32::NEG_INFINITY
+                };
+                for (&j, &sim) in block.rows.iter().zip(row_sims) {
+                    if sim >= cut {
+                        forward.push((x, j, dot(query, row(j))));
+                    }
+                }
             }
-            let (kth_sim, kth_id) = kth(i);
-            if sims[[r, c]] < kth_sim - MARGIN {
-                continue;
-            }
-            let sim = dot(query, row(i));
-            if sim > kth_sim || (sim == kth_sim && x < kth_id) || kth_id == NONE {
-                reverse.push((i, x, sim));
+            if r.next_if_eq(&&x).is_some() {
+                for ((&i, &sim), &(kth_sim, kth_id)) in block.rows.iter().zip(row_sims).zip(&kth) {
+                    if sim < kth_sim - MARGIN {
+                        continue;
+                    }
+                    let exact = dot(query, row(i));
+                    if exact > kth_sim || (exact == kth_sim && x < kth_id) || kth_id == NONE {
+                        reverse.push((i, x, exact));
+                    }
+                }
             }
         }
     }

@@ -410,6 +410,18 @@ impl State {
         Ok(State { dir: dir.to_path_buf(), lock, manifest, features, ids, sims, quantizer, modules, clusters, rates })
     }
 
+    /// Reads and checks the manifest of the state in `dir` alone (no lock, no data): enough to
+    /// check inputs against the state before reading it.
+    ///
+    /// # Errors
+    ///
+    /// As [`State::open`] for the manifest.
+    pub fn manifest_of(dir: &Path) -> Result<Manifest> {
+        let manifest = read_manifest(dir)?;
+        check_params(&manifest.params, dir)?;
+        Ok(manifest)
+    }
+
     /// The state's folder.
     pub fn dir(&self) -> &Path {
         &self.dir

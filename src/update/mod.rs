@@ -134,23 +134,22 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
     let started = Instant::now();
     let mut t = AddTimings::default();
     let truth = job.truth.as_deref().map(read_labels).transpose()?;
-    let (state, measured) = stages.run(Some(("load state", None)), || State::open(&job.state));
-    let mut state = state?;
-    t.load_state = measured.secs;
-    let params = state.manifest.params.clone();
-    let state_dim = NonZeroUsize::new(state.dim()).expect("a state's dimension is at least 1");
-    let load = LoadOptions { format: job.format, dim: job.dim.unwrap_or(state_dim), normalize: params.normalize };
+    // The added rows are read and checked against the manifest before the state is read.
+    let manifest = State::manifest_of(&job.state)?;
+    let state_dim = NonZeroUsize::new(manifest.dim).expect("a checked manifest's dimension is at least 1");
+    let load =
+        LoadOptions { format: job.format, dim: job.dim.unwrap_or(state_dim), normalize: manifest.params.normalize };
     let (new, measured) = stages.run(Some(("load", None)), || load_features(&job.features, &load));
     let new = new?;
     t.load = measured.secs;
-    let (n_old, dim, k) = (state.n(), state.dim(), state.k());
+    let dim = manifest.dim;
     if new.dim() != dim {
         return Err(Error::format(
             &job.features,
             format!("rows of dimension {}, but the state's rows have {dim}", new.dim()),
         ));
     }
-    let m = new.n();
+    let (n_old, m) = (manifest.rows, new.n());
     let n = n_old + m;
     if n > MAX_ROWS {
         return Err(Error::invalid(Param::Input, format!("{n} rows is more than {MAX_ROWS}")));
@@ -167,6 +166,14 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
             });
         }
     }
+    let (state, measured) = stages.run(Some(("load state", None)), || State::open(&job.state));
+    let mut state = state?;
+    t.load_state = measured.secs;
+    let params = state.manifest.params.clone();
+    if state.n() != n_old || state.dim() != dim {
+        return Err(Error::format(&job.state, "changed while it was read; try again"));
+    }
+    let k = state.k();
 
     // 1. Search.
     let (added, measured) = stages.run(Some(("search", None)), || {
@@ -412,3 +419,6 @@ fn relink(state: &mut State, n_old: usize, added: &crate::knn::Added) -> Relink 
     affected.dedup();
     Relink { patched, affected, links_added, links_removed }
 }
+
+#[cfg(test)]
+mod tests;
