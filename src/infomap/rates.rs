@@ -300,6 +300,20 @@ impl Rates {
         })
     }
 
+    /// The arrays, borrowed, in the order of [`RatesParts`]' fields: rate, residual,
+    /// out-weight, self-weight, inflow.
+    pub fn arrays(&self) -> [&[f64]; 5] {
+        [&self.rate, &self.residual, &self.out_weight, &self.self_weight, &self.inflow]
+    }
+
+    /// Reserves room for `additional` more nodes.
+    pub fn reserve(&mut self, additional: usize) {
+        for array in [&mut self.rate, &mut self.residual, &mut self.out_weight, &mut self.self_weight, &mut self.inflow]
+        {
+            array.reserve_exact(additional);
+        }
+    }
+
     /// The arrays, for saving.
     pub fn parts(&self) -> RatesParts {
         RatesParts {

@@ -21,6 +21,7 @@ use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use super::quantizer::Quantizer;
+use super::rows::{FeatureRows, KnnRows};
 use super::table::{dot, NONE};
 use crate::error::{Error, Param, Result};
 
@@ -59,37 +60,32 @@ struct Block {
     reverse: Vec<u32>,
 }
 
-/// Searches the added rows `n_old..n` of `data` (`n` unit rows of `dim` values, old rows
-/// first) for their `k` nearest neighbours among all rows, and finds the old rows they enter;
-/// see the [module docs](self). `old_ids` and `old_sims` are the old rows' canonical table
-/// (`k` slots each). With a `quantizer` (its lists covering all `n` rows) the search is the
-/// `IVFJoin`'s; without, it is exact.
+/// Searches the added rows `n_old..` of `rows` (unit rows, old rows first) for their `k`
+/// nearest neighbours among all rows, and finds the old rows they enter; see the [module
+/// docs](self). `old` holds the old rows' canonical table (at least `n_old` rows of `k` slots).
+/// With a `quantizer` (its lists covering every row) the search is the `IVFJoin`'s; without, it
+/// is exact.
 ///
 /// # Errors
 ///
 /// [`Error::InvalidParameter`] (`input`) when the parts do not fit together (sizes, or a
-/// quantizer of another dimension or number of rows); `--k` when `k` is not below `n`.
+/// quantizer of another dimension or number of rows); `--k` when `k` is not below the number
+/// of rows.
 ///
 /// # Complexity
 ///
 /// Exact: `n m dim` multiply-adds for `m` added rows. Join: about `2 m nprobe (n / nlist) dim`.
 /// Memory: one similarity block per thread and the candidates of one round of blocks.
 pub fn search_added(
-    data: &[f32],
-    dim: usize,
+    rows: &impl FeatureRows,
     n_old: usize,
-    k: usize,
-    old_ids: &[u32],
-    old_sims: &[f32],
+    old: &impl KnnRows,
     quantizer: Option<&Quantizer>,
 ) -> Result<Added> {
     let bad = |problem: String| Error::invalid(Param::Input, format!("searching added rows: {problem}"));
-    if dim == 0 || data.len() % dim != 0 {
-        return Err(bad(format!("{} values do not make rows of {dim}", data.len())));
-    }
-    let n = data.len() / dim;
-    if n_old > n || old_ids.len() != n_old * k || old_sims.len() != n_old * k || k == 0 {
-        return Err(bad(format!("a table of {} slots for {n_old} of {n} rows and k = {k}", old_ids.len())));
+    let (n, dim, k) = (rows.num_rows(), rows.dim(), old.k());
+    if dim == 0 || n_old > n || old.num_rows() < n_old || k == 0 {
+        return Err(bad(format!("a table of {} rows for {n_old} of {n} rows and k = {k}", old.num_rows())));
     }
     if k >= n {
         return Err(Error::invalid(Param::K, format!("k = {k} must be smaller than the number of rows ({n})")));
@@ -115,9 +111,12 @@ pub fn search_added(
             })
             .collect(),
     };
-    let row = |i: u32| &data[i as usize * dim..(i as usize + 1) * dim];
+    let row = |i: u32| rows.row(i as usize);
     // k-th slot of each old row: (similarity, id).
-    let kth = |i: u32| (old_sims[i as usize * k + k - 1], old_ids[i as usize * k + k - 1]);
+    let kth = |i: u32| {
+        let (ids, sims) = old.knn_row(i as usize);
+        (sims[k - 1], ids[k - 1])
+    };
 
     let m = n - n_old;
     let mut best: Vec<Vec<(f32, u32)>> = vec![Vec::new(); m];
@@ -307,7 +306,7 @@ mod tests {
         )
         .unwrap();
         let old = build_knn(&old_rows, &config("Flat", k), &NoProgress).unwrap();
-        let added = search_added(all.as_slice(), 16, n_old, k, old.ids(), old.sims(), None).unwrap();
+        let added = search_added(&all, n_old, &old, None).unwrap();
         assert_eq!(added.compared, 3000 * 400);
         let full = build_knn(&all, &config("Flat", k), &NoProgress).unwrap();
         let (ids, sims) = merged(&old, &added, k);
@@ -335,7 +334,7 @@ mod tests {
             let (old, _, q) = search_knn_keeping_quantizer(&old_rows, &join(nprobe), &NoProgress).unwrap();
             let mut q = q.expect("a join keeps its quantizer");
             q.extend(&all.as_slice()[n_old * 16..]);
-            let added = search_added(all.as_slice(), 16, n_old, k, old.ids(), old.sims(), Some(&q)).unwrap();
+            let added = search_added(&all, n_old, &old, Some(&q)).unwrap();
             let (ids, _) = merged(&old, &added, k);
             if nprobe == 16 {
                 assert_eq!(ids, exact.ids());
@@ -365,10 +364,15 @@ mod tests {
 
     #[test]
     fn parts_that_do_not_fit_are_refused() {
-        let all = random_features(50, 4, 1);
-        let e = search_added(all.as_slice(), 4, 40, 3, &[0; 119], &[0.0; 119], None).unwrap_err();
+        let all = random_features(10, 4, 1);
+        let one = crate::knn::Knn::from_rows(1, vec![0, 1, 2], vec![1.0; 3]).unwrap();
+        let e = search_added(&all, 5, &one, None).unwrap_err();
         assert!(e.to_string().contains("searching added rows"), "{e}");
-        let e = search_added(all.as_slice(), 4, 40, 50, &vec![0; 2000], &vec![0.0; 2000], None).unwrap_err();
+        // k = 10 slots for 10 rows.
+        let ids: Vec<u32> = (0..11u32).flat_map(|i| (0..10).map(move |j| (i + j) % 11)).collect();
+        let sims: Vec<f32> = (0..11).flat_map(|_| (0..10).map(|j| 1.0 - j as f32 / 20.0)).collect();
+        let wide = crate::knn::Knn::from_rows(10, ids, sims).unwrap();
+        let e = search_added(&all, 1, &wide, None).unwrap_err();
         assert!(matches!(e, Error::InvalidParameter { param: Param::K, .. }), "{e}");
     }
 }

@@ -70,6 +70,7 @@ mod faiss;
 mod join;
 mod quantizer;
 mod recall;
+mod rows;
 mod table;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -78,6 +79,7 @@ pub use extend::{search_added, Added};
 pub use faiss::set_faiss_threads;
 pub use quantizer::Quantizer;
 pub use recall::{check_recall, Recall};
+pub use rows::{FeatureRows, KnnRows, RowMatrix};
 pub use table::{dot, Knn, MAX_ROWS, NONE};
 
 use crate::config::{KnnConfig, AUTO_INDEX};

@@ -157,7 +157,7 @@ fn save(target: StateTarget, saved: &Saved<'_>, features: &Features, clustering:
     let k = config.knn.k.get();
     let edges = config.strategy.edges;
     let infomap = config.infomap();
-    let network = TableNetwork::new(saved.knn.ids(), saved.knn.sims(), k, saved.min_sim, edges);
+    let network = TableNetwork::new(saved.knn, saved.min_sim, edges);
     let rates = Rates::from_flow(
         &network,
         &clustering.partition.node_flow,
@@ -182,8 +182,7 @@ fn save(target: StateTarget, saved: &Saved<'_>, features: &Features, clustering:
         params,
         features: features.as_slice(),
         dim: features.dim(),
-        ids: saved.knn.ids(),
-        sims: saved.knn.sims(),
+        knn: saved.knn,
         quantizer: saved.quantizer,
         modules: &clustering.partition.modules,
         clusters: &clustering.labels,

@@ -12,11 +12,12 @@
 //!     48    16  zero
 //! ```
 //!
-//! Arrays are read and written in chunks of [`CHUNK_VALUES`] values through a byte buffer, so
-//! memory beyond the destination stays small.
+//! On a little-endian machine arrays are read straight into their destination, in parallel
+//! pieces at their offsets, and written from their memory; elsewhere they are converted in
+//! chunks of [`CHUNK_VALUES`] values through a byte buffer.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -64,11 +65,30 @@ pub(super) struct Header {
     pub b: u64,
 }
 
-/// Values that go into the files as fixed-size little-endian bytes.
-pub(super) trait Value: Copy + Default {
+/// Values that go into the files as fixed-size little-endian bytes: `u32`, `f32` and `f64`
+/// only (the trait is private), plain data of which every bit pattern is a value.
+pub(super) trait Value: Copy + Default + Send + Sync {
     const BYTES: usize;
     fn put(self, out: &mut Vec<u8>);
     fn get(bytes: &[u8]) -> Self;
+}
+
+/// The memory of `values` as bytes: on a little-endian machine, exactly their file encoding,
+/// so arrays are read and written without converting them value by value.
+#[cfg(target_endian = "little")]
+#[allow(unsafe_code)] // A byte view of plain numbers; see the SAFETY note.
+fn bytes_of<T: Value>(values: &[T]) -> &[u8] {
+    // SAFETY: `T` is u32, f32 or f64 (the only `Value`s): no padding, no invalid bit patterns,
+    // alignment at least that of u8; the view covers exactly the slice's memory and borrows it.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
+}
+
+/// [`bytes_of`], writable: any bytes written make valid values.
+#[cfg(target_endian = "little")]
+#[allow(unsafe_code)] // A byte view of plain numbers; see the SAFETY note.
+fn bytes_of_mut<T: Value>(values: &mut [T]) -> &mut [u8] {
+    // SAFETY: as in `bytes_of`; every bit pattern written through the view is a valid `T`.
+    unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
 }
 
 macro_rules! value {
@@ -91,6 +111,7 @@ value!(f64, 8);
 /// Writes one binary file into an [`AtomicFile`].
 pub(super) struct Writer {
     file: AtomicFile,
+    #[cfg_attr(target_endian = "little", allow(dead_code))]
     buffer: Vec<u8>,
 }
 
@@ -112,12 +133,18 @@ impl Writer {
     /// Appends `values`.
     pub fn put<T: Value>(&mut self, values: &[T]) -> Result<()> {
         for chunk in values.chunks(CHUNK_VALUES) {
-            self.buffer.clear();
-            for &v in chunk {
-                v.put(&mut self.buffer);
-            }
+            #[cfg(target_endian = "little")]
+            let bytes = bytes_of(chunk);
+            #[cfg(not(target_endian = "little"))]
+            let bytes = {
+                self.buffer.clear();
+                for &v in chunk {
+                    v.put(&mut self.buffer);
+                }
+                &self.buffer
+            };
             let target = self.file.target().to_path_buf();
-            self.file.write_all(&self.buffer).map_err(|e| Error::io(target, e))?;
+            self.file.write_all(bytes).map_err(|e| Error::io(target, e))?;
         }
         Ok(())
     }
@@ -129,27 +156,31 @@ impl Writer {
     }
 }
 
-/// Reads one binary file, checking its header and its size.
+/// Reads one binary file, checking its header and its size. Arrays are read at their offsets
+/// (`pread`), large ones in parallel pieces straight into their destination.
 pub(super) struct Reader {
     path: PathBuf,
-    input: BufReader<File>,
-    buffer: Vec<u8>,
+    file: File,
+    /// Offset of the next value.
+    at: u64,
     /// Bytes not yet read.
     left: u64,
 }
+
+/// Arrays larger than this are read in parallel pieces.
+const PARALLEL_READ_BYTES: usize = 8 << 20;
 
 impl Reader {
     /// Opens `path`, reads its header and checks that it is a file of `kind` and format
     /// `version`, `bytes` long.
     pub fn open(path: &Path, kind: Kind, version: u32, bytes: u64) -> Result<(Self, Header)> {
         let (file, size) = crate::io::open(path)?;
-        let mut input = BufReader::with_capacity(1 << 20, file);
         let mut head = [0u8; HEADER_BYTES as usize];
         let not_ours = || Error::format(path, "not a face-cluster state file (no FCSTATE header)");
         if size.is_some_and(|s| s < HEADER_BYTES) {
             return Err(not_ours());
         }
-        input.read_exact(&mut head).map_err(|_| not_ours())?;
+        (&file).read_exact(&mut head).map_err(|_| not_ours())?;
         if &head[..8] != MAGIC {
             return Err(not_ours());
         }
@@ -176,43 +207,75 @@ impl Reader {
         }
         let header =
             Header { version, kind, generation: u64_at(16), records: u64_at(24), a: u64_at(32), b: u64_at(40) };
-        Ok((Reader { path: path.to_path_buf(), input, buffer: Vec::new(), left: bytes - HEADER_BYTES }, header))
+        Ok((Reader { path: path.to_path_buf(), file, at: HEADER_BYTES, left: bytes - HEADER_BYTES }, header))
     }
 
     /// Reads `count` values, appending them to `out`.
     pub fn get<T: Value>(&mut self, count: usize, out: &mut Vec<T>) -> Result<()> {
-        let need = count as u64 * T::BYTES as u64;
-        if need > self.left {
-            return Err(Error::format(&self.path, "ends early; the state is damaged"));
-        }
-        self.left -= need;
-        out.reserve(count);
-        let mut left = count;
-        while left > 0 {
-            let take = left.min(CHUNK_VALUES);
-            self.buffer.resize(take * T::BYTES, 0);
-            self.input.read_exact(&mut self.buffer).map_err(|e| Error::io(&self.path, e))?;
-            out.extend(self.buffer.chunks_exact(T::BYTES).map(T::get));
-            left -= take;
-        }
-        Ok(())
+        let start = out.len();
+        out.resize(start + count, T::default());
+        self.get_into(&mut out[start..])
     }
 
-    /// Reads `count` values into `out` (which holds exactly that many).
+    /// Reads `out.len()` values into `out`.
     pub fn get_into<T: Value>(&mut self, out: &mut [T]) -> Result<()> {
         let need = out.len() as u64 * T::BYTES as u64;
         if need > self.left {
             return Err(Error::format(&self.path, "ends early; the state is damaged"));
         }
+        let at = self.at;
+        self.at += need;
         self.left -= need;
-        for chunk in out.chunks_mut(CHUNK_VALUES) {
-            self.buffer.resize(chunk.len() * T::BYTES, 0);
-            self.input.read_exact(&mut self.buffer).map_err(|e| Error::io(&self.path, e))?;
-            for (slot, bytes) in chunk.iter_mut().zip(self.buffer.chunks_exact(T::BYTES)) {
-                *slot = T::get(bytes);
+        let (file, path) = (&self.file, &self.path);
+        #[cfg(target_endian = "little")]
+        {
+            let bytes = bytes_of_mut(out);
+            if bytes.len() < PARALLEL_READ_BYTES {
+                return read_at(file, bytes, at, path);
             }
+            let piece = bytes.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+            use rayon::prelude::*;
+            bytes
+                .par_chunks_mut(piece)
+                .enumerate()
+                .try_for_each(|(p, chunk)| read_at(file, chunk, at + (p * piece) as u64, path))
         }
-        Ok(())
+        #[cfg(not(target_endian = "little"))]
+        {
+            let mut buffer = Vec::new();
+            let mut offset = at;
+            for chunk in out.chunks_mut(CHUNK_VALUES) {
+                buffer.resize(chunk.len() * T::BYTES, 0);
+                read_at(file, &mut buffer, offset, path)?;
+                offset += buffer.len() as u64;
+                for (slot, bytes) in chunk.iter_mut().zip(buffer.chunks_exact(T::BYTES)) {
+                    *slot = T::get(bytes);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Skips `count` values; returns their offset in the file.
+    pub fn skip<T: Value>(&mut self, count: usize) -> Result<u64> {
+        let need = count as u64 * T::BYTES as u64;
+        if need > self.left {
+            return Err(Error::format(&self.path, "ends early; the state is damaged"));
+        }
+        let at = self.at;
+        self.at += need;
+        self.left -= need;
+        Ok(at)
+    }
+
+    /// The open file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Checks that nothing is left.
@@ -221,6 +284,21 @@ impl Reader {
             return Err(Error::format(&self.path, format!("{} bytes left over; the state is damaged", self.left)));
         }
         Ok(())
+    }
+}
+
+/// Fills `bytes` from `file` at `offset`.
+fn read_at(file: &File, bytes: &mut [u8], offset: u64, path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        file.read_exact_at(bytes, offset).map_err(|e| Error::io(path, e))
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = file;
+        f.seek(SeekFrom::Start(offset)).and_then(|_| f.read_exact(bytes)).map_err(|e| Error::io(path, e))
     }
 }
 

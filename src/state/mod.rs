@@ -24,7 +24,9 @@
 //! they hold half as many rows as the base ([`State::write`]).
 
 mod codec;
+mod mapped;
 mod network;
+mod table;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -32,14 +34,16 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use network::TableNetwork;
+pub use table::{Rows, Table};
 
 use crate::config::{EdgeConfig, Lonely, Similarity};
 use crate::edges::is_row_local;
 use crate::error::{Error, Param, Result};
 use crate::infomap::{FlowModel, Rates, RatesParts};
 use crate::io::{commit_all, AtomicFile, NewDir};
-use crate::knn::{Quantizer, MAX_ROWS, NONE};
+use crate::knn::{Knn, KnnRows, Quantizer, MAX_ROWS, NONE};
 use codec::{file_bytes, Header, Kind, Reader, Writer};
+use mapped::Array;
 
 /// The `format` of every state's manifest.
 pub const FORMAT: &str = "face-cluster state";
@@ -174,12 +178,10 @@ pub struct State {
     lock: File,
     /// The manifest as read (an update changes it only when writing).
     pub manifest: Manifest,
-    /// Feature rows, `rows x dim`, unit length.
-    pub features: Vec<f32>,
-    /// k-NN ids, `k` per row.
-    pub ids: Vec<u32>,
-    /// k-NN similarities, `k` per row.
-    pub sims: Vec<f32>,
+    /// Feature rows, unit length (mapped from the row files; an update appends).
+    pub features: Rows,
+    /// k-NN rows (mapped from the k-NN files; an update changes and appends rows).
+    pub table: Table,
     /// The `IVFJoin` quantizer, its lists covering every row.
     pub quantizer: Option<Quantizer>,
     /// Infomap module of each row (labels below the row count).
@@ -199,10 +201,8 @@ pub struct NewState<'a> {
     pub features: &'a [f32],
     /// Dimension.
     pub dim: usize,
-    /// k-NN ids, `params.k` per row.
-    pub ids: &'a [u32],
-    /// k-NN similarities.
-    pub sims: &'a [f32],
+    /// The k-NN table (`params.k` slots per row).
+    pub knn: &'a Knn,
     /// The quantizer of an `IVFJoin` search.
     pub quantizer: Option<&'a Quantizer>,
     /// Module of each row.
@@ -310,9 +310,9 @@ impl StateTarget {
         let g = self.generation;
         let mut files = Vec::new();
         let lists = state.quantizer.map(|q| q.lists());
-        let rows = write_rows(&self.dir, g, state.dim, state.features, lists, &mut files)?;
+        let rows = write_rows(&self.dir, g, state.dim, [state.features], lists, &mut files)?;
         let all: Vec<u32> = (0..n as u32).collect();
-        let knn = write_knn(&self.dir, g, state.params.k, &all, state.ids, state.sims, &mut files)?;
+        let knn = write_knn(&self.dir, g, &all, state.knn, &mut files)?;
         let nodes = write_nodes(&self.dir, g, state.modules, state.clusters, state.rates, &mut files)?;
         let quantizer = state.quantizer.map(|q| write_quantizer(&self.dir, g, q, &mut files)).transpose()?;
         let next_cluster_id = state.clusters.iter().map(|&c| c + 1).max().unwrap_or(0);
@@ -373,6 +373,16 @@ impl State {
     /// is not a state, a state of another format version, a locked state, and any file that
     /// does not match the manifest.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with_room(dir, 0)
+    }
+
+    /// [`State::open`], with room reserved for `extra_rows` more rows, so appending them does
+    /// not move the arrays (a gigabyte of features at a million rows).
+    ///
+    /// # Errors
+    ///
+    /// As [`State::open`].
+    pub fn open_with_room(dir: &Path, extra_rows: usize) -> Result<Self> {
         let manifest = read_manifest(dir)?;
         let lock = lock(dir)?;
         let p = &manifest.params;
@@ -390,10 +400,11 @@ impl State {
         }
         let has_lists = manifest.files.quantizer.is_some();
         let ((features, lists), table) =
-            rayon::join(|| read_rows(dir, &manifest, has_lists), || read_knn(dir, &manifest));
+            rayon::join(|| read_rows(dir, &manifest, has_lists, extra_rows), || read_knn(dir, &manifest, extra_rows));
         let features = features?;
-        let (ids, sims) = table?;
-        let (modules, clusters, rates) = read_nodes(dir, &manifest)?;
+        let table = table?;
+        let (modules, clusters, mut rates) = read_nodes(dir, &manifest)?;
+        rates.reserve(extra_rows);
         let quantizer = match &manifest.files.quantizer {
             Some(entry) => Some(read_quantizer(dir, entry, dim, lists)?),
             None => None,
@@ -407,7 +418,7 @@ impl State {
                 format!("cluster id {bad} is not below the next id {}", manifest.next_cluster_id),
             ));
         }
-        Ok(State { dir: dir.to_path_buf(), lock, manifest, features, ids, sims, quantizer, modules, clusters, rates })
+        Ok(State { dir: dir.to_path_buf(), lock, manifest, features, table, quantizer, modules, clusters, rates })
     }
 
     /// Reads and checks the manifest of the state in `dir` alone (no lock, no data): enough to
@@ -447,9 +458,9 @@ impl State {
     /// # Panics
     ///
     /// Never for a state that [`State::open`] read (its threshold is checked there).
-    pub fn network(&self) -> TableNetwork<'_> {
+    pub fn network(&self) -> TableNetwork<'_, Table> {
         let p = &self.manifest.params;
-        TableNetwork::new(&self.ids, &self.sims, p.k, p.min_sim().expect("checked when opened"), p.edges)
+        TableNetwork::new(&self.table, p.min_sim().expect("checked when opened"), p.edges)
     }
 
     /// Writes the state as it now is in memory, after `change`, as new files for
@@ -463,7 +474,7 @@ impl State {
     pub fn write(self, change: &Change) -> Result<PendingState> {
         self.remove_strays();
         let g = self.manifest.generation + 1;
-        let (n, dim, k) = (self.n(), self.dim(), self.k());
+        let (n, dim) = (self.n(), self.dim());
         let mut manifest = self.manifest.clone();
         let mut files = Vec::new();
         let mut remove = Vec::new();
@@ -471,9 +482,10 @@ impl State {
         // Rows: the new ones in a file of their own, or all in one when files pile up.
         if manifest.files.rows.len() >= MAX_ROW_FILES {
             remove.extend(manifest.files.rows.drain(..).map(|e| e.name));
-            manifest.files.rows.push(write_rows(&self.dir, g, dim, &self.features, lists, &mut files)?);
+            let all = self.features.values_from(0);
+            manifest.files.rows.push(write_rows(&self.dir, g, dim, all, lists, &mut files)?);
         } else if n > change.rows_before {
-            let new = &self.features[change.rows_before * dim..];
+            let new = self.features.values_from(change.rows_before);
             let new_lists = lists.map(|l| &l[change.rows_before..]);
             manifest.files.rows.push(write_rows(&self.dir, g, dim, new, new_lists, &mut files)?);
         }
@@ -485,9 +497,9 @@ impl State {
         if patched as f64 > KNN_PATCH_SHARE * base {
             remove.extend(manifest.files.knn.drain(..).map(|e| e.name));
             let all: Vec<u32> = (0..n as u32).collect();
-            manifest.files.knn.push(write_knn(&self.dir, g, k, &all, &self.ids, &self.sims, &mut files)?);
+            manifest.files.knn.push(write_knn(&self.dir, g, &all, &self.table, &mut files)?);
         } else {
-            manifest.files.knn.push(write_knn(&self.dir, g, k, &records, &self.ids, &self.sims, &mut files)?);
+            manifest.files.knn.push(write_knn(&self.dir, g, &records, &self.table, &mut files)?);
         }
         remove.push(manifest.files.nodes.name.clone());
         manifest.files.nodes = write_nodes(&self.dir, g, &self.modules, &self.clusters, &self.rates, &mut files)?;
@@ -636,18 +648,21 @@ fn entry(name: String, records: u64, bytes: u64) -> FileEntry {
     FileEntry { name, records, bytes }
 }
 
-fn write_rows(
+fn write_rows<'a>(
     dir: &Path,
     g: u64,
     dim: usize,
-    features: &[f32],
+    features: impl IntoIterator<Item = &'a [f32]>,
     lists: Option<&[u32]>,
     files: &mut Vec<AtomicFile>,
 ) -> Result<FileEntry> {
-    let rows = (features.len() / dim) as u64;
     let name = format!("rows-{g}.bin");
+    let features: Vec<&[f32]> = features.into_iter().collect();
+    let rows = (features.iter().map(|f| f.len()).sum::<usize>() / dim) as u64;
     let mut w = Writer::create(&dir.join(&name), header(Kind::Rows, g, rows, dim as u64, u64::from(lists.is_some())))?;
-    w.put(features)?;
+    for values in features {
+        w.put(values)?;
+    }
     if let Some(lists) = lists {
         w.put(lists)?;
     }
@@ -656,13 +671,15 @@ fn write_rows(
     Ok(entry(name, rows, file_bytes(rows, row_bytes)))
 }
 
-fn read_rows(dir: &Path, manifest: &Manifest, has_lists: bool) -> (Result<Vec<f32>>, Vec<u32>) {
+fn read_rows(dir: &Path, manifest: &Manifest, has_lists: bool, extra_rows: usize) -> (Result<Rows>, Vec<u32>) {
     let dim = manifest.dim;
-    let mut features: Vec<f32> = Vec::new();
+    let mut rows = Rows::new(dim);
     let mut lists: Vec<u32> = Vec::new();
     let mut read = || -> Result<()> {
-        features.reserve_exact(manifest.rows * dim);
-        let mut rows = 0u64;
+        if has_lists {
+            lists.reserve_exact(manifest.rows + extra_rows);
+        }
+        let mut count = 0u64;
         for e in &manifest.files.rows {
             let row_bytes = dim as u64 * 4 + if has_lists { 4 } else { 0 };
             let path = dir.join(&e.name);
@@ -670,106 +687,86 @@ fn read_rows(dir: &Path, manifest: &Manifest, has_lists: bool) -> (Result<Vec<f3
             if h.records != e.records || h.a != dim as u64 || h.b != u64::from(has_lists) {
                 return Err(mismatch(&path));
             }
-            r.get(e.records as usize * dim, &mut features)?;
+            rows.push(Array::read(&mut r, e.records as usize * dim)?);
             if has_lists {
                 r.get(e.records as usize, &mut lists)?;
             }
             r.finish()?;
-            rows += e.records;
+            count += e.records;
         }
-        if rows != manifest.rows as u64 {
+        if count != manifest.rows as u64 {
             return Err(Error::format(
                 dir.join(MANIFEST),
-                format!("damaged manifest: row files hold {rows} rows, not {}", manifest.rows),
+                format!("damaged manifest: row files hold {count} rows, not {}", manifest.rows),
             ));
-        }
-        if features.iter().any(|x| !x.is_finite()) {
-            return Err(Error::format(dir, "a saved feature value is not finite; the state is damaged"));
         }
         Ok(())
     };
     let result = read();
-    (result.map(|()| features), lists)
+    (result.map(|()| rows), lists)
 }
 
 fn mismatch(path: &Path) -> Error {
     Error::format(path, "header does not match state.json; the state is damaged")
 }
 
-fn write_knn(
-    dir: &Path,
-    g: u64,
-    k: usize,
-    rows: &[u32],
-    ids: &[u32],
-    sims: &[f32],
-    files: &mut Vec<AtomicFile>,
-) -> Result<FileEntry> {
+/// A k-NN file: the records' row ids, then their slots' ids, then their similarities.
+fn write_knn(dir: &Path, g: u64, rows: &[u32], table: &impl KnnRows, files: &mut Vec<AtomicFile>) -> Result<FileEntry> {
     let name = format!("knn-{g}.bin");
+    let k = table.k();
     let records = rows.len() as u64;
     let mut w = Writer::create(&dir.join(&name), header(Kind::Knn, g, records, k as u64, 0))?;
-    // Records in blocks: ids of the block's rows, then their slots' ids, then sims.
-    for block in rows.chunks(4096) {
-        w.put(block)?;
-        let mut block_ids = Vec::with_capacity(block.len() * k);
-        let mut block_sims = Vec::with_capacity(block.len() * k);
-        for &i in block {
-            block_ids.extend_from_slice(&ids[i as usize * k..(i as usize + 1) * k]);
-            block_sims.extend_from_slice(&sims[i as usize * k..(i as usize + 1) * k]);
-        }
-        w.put(&block_ids)?;
-        w.put(&block_sims)?;
+    w.put(rows)?;
+    for block in rows.chunks(1 << 14) {
+        let ids: Vec<u32> = block.iter().flat_map(|&i| table.knn_row(i as usize).0.iter().copied()).collect();
+        w.put(&ids)?;
+    }
+    for block in rows.chunks(1 << 14) {
+        let sims: Vec<f32> = block.iter().flat_map(|&i| table.knn_row(i as usize).1.iter().copied()).collect();
+        w.put(&sims)?;
     }
     files.push(w.finish()?);
     Ok(entry(name, records, file_bytes(records, 4 + 8 * k as u64)))
 }
 
-fn read_knn(dir: &Path, manifest: &Manifest) -> Result<(Vec<u32>, Vec<f32>)> {
+fn read_knn(dir: &Path, manifest: &Manifest, extra_rows: usize) -> Result<Table> {
     let (n, k) = (manifest.rows, manifest.params.k);
-    let mut ids = vec![NONE; n * k];
-    let mut sims = vec![f32::NEG_INFINITY; n * k];
-    let mut seen = 0usize;
+    let mut table = Table::new(k);
+    table.reserve(n + extra_rows);
     for (at, e) in manifest.files.knn.iter().enumerate() {
         let path = dir.join(&e.name);
         let (mut r, h) = Reader::open(&path, Kind::Knn, VERSION, file_bytes(e.records, 4 + 8 * k as u64))?;
-        if h.records != e.records || h.a != k as u64 {
+        let records = e.records as usize;
+        if h.records != e.records || h.a != k as u64 || records > n {
             return Err(mismatch(&path));
         }
-        let mut left = e.records as usize;
-        let (mut rows, mut block_ids, mut block_sims): (Vec<u32>, Vec<u32>, Vec<f32>) =
-            (Vec::new(), Vec::new(), Vec::new());
-        while left > 0 {
-            let take = left.min(4096);
-            rows.clear();
-            block_ids.clear();
-            block_sims.clear();
-            r.get(take, &mut rows)?;
-            r.get(take * k, &mut block_ids)?;
-            r.get(take * k, &mut block_sims)?;
-            for (b, &i) in rows.iter().enumerate() {
-                let i = i as usize;
-                // A base holds rows 0.., each patch rows already there or the next ones.
-                if i >= n || (at == 0 && i != seen) || i > seen {
-                    return Err(Error::format(&path, format!("record of row {i} out of order; the state is damaged")));
-                }
-                seen = seen.max(i + 1);
-                ids[i * k..(i + 1) * k].copy_from_slice(&block_ids[b * k..(b + 1) * k]);
-                sims[i * k..(i + 1) * k].copy_from_slice(&block_sims[b * k..(b + 1) * k]);
+        let rows = Array::<u32>::read(&mut r, records)?;
+        let rows = rows.as_slice();
+        // A base holds rows 0..; each patch rows already there, then the next ones.
+        let mut next = table.n();
+        for (at_record, &i) in rows.iter().enumerate() {
+            let i = i as usize;
+            let in_order = if at == 0 { i == at_record } else { i < next || i == next };
+            if !in_order || i >= n {
+                return Err(Error::format(&path, "records out of order; the state is damaged"));
             }
-            left -= take;
+            next = next.max(i + 1);
         }
+        let ids = Array::read(&mut r, records * k)?;
+        let sims = Array::read(&mut r, records * k)?;
         r.finish()?;
+        if let Some(bad) = ids.as_slice().iter().find(|&&j| j != NONE && j as usize >= n) {
+            return Err(Error::format(&path, format!("a k-NN row names row {bad} of {n}; the state is damaged")));
+        }
+        table.apply(rows, ids, sims);
     }
-    if seen != n {
-        return Err(Error::format(dir.join(MANIFEST), format!("damaged manifest: k-NN rows for {seen} of {n} rows")));
+    if table.n() != n {
+        return Err(Error::format(
+            dir.join(MANIFEST),
+            format!("damaged manifest: k-NN rows for {} of {n} rows", table.n()),
+        ));
     }
-    if let Some(bad) = ids.iter().find(|&&j| j != NONE && j as usize >= n) {
-        return Err(Error::format(dir, format!("a k-NN row names row {bad} of {n}; the state is damaged")));
-    }
-    if sims.iter().any(|s| s.is_nan()) {
-        return Err(Error::format(dir, "a k-NN similarity is NaN; the state is damaged"));
-    }
-    Ok((ids, sims))
+    Ok(table)
 }
 
 fn write_nodes(
@@ -785,8 +782,7 @@ fn write_nodes(
     let mut w = Writer::create(&dir.join(&name), header(Kind::Nodes, g, n, 0, 0))?;
     w.put(modules)?;
     w.put(clusters)?;
-    let parts = rates.parts();
-    for array in [&parts.rate, &parts.residual, &parts.out_weight, &parts.self_weight, &parts.inflow] {
+    for array in rates.arrays() {
         w.put(array)?;
     }
     files.push(w.finish()?);

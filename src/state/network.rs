@@ -3,25 +3,30 @@
 use crate::config::{EdgeConfig, Pruning, Similarity, Weighting};
 use crate::edges::row_links_of;
 use crate::infomap::LinkSource;
-use crate::knn::NONE;
+use crate::knn::{KnnRows, NONE};
 
-/// The k-NN table of a state with its link rule: a [`LinkSource`] whose links are computed
-/// from each row when asked, so no graph is built. Row-local rules only
-/// ([`crate::edges::is_row_local`]), which [`super::State`] guarantees.
-#[derive(Debug, Clone, Copy)]
-pub struct TableNetwork<'a> {
-    ids: &'a [u32],
-    sims: &'a [f32],
-    k: usize,
+/// A k-NN table with its link rule: a [`LinkSource`] whose links are computed from each row
+/// when asked, so no graph is built. Row-local rules only ([`crate::edges::is_row_local`]),
+/// which [`super::State`] guarantees.
+#[derive(Debug)]
+pub struct TableNetwork<'a, T: KnnRows> {
+    table: &'a T,
     min_sim: Similarity,
     edges: EdgeConfig,
 }
 
-impl<'a> TableNetwork<'a> {
-    /// The network of the table `ids`/`sims` (`k` slots per row).
-    pub fn new(ids: &'a [u32], sims: &'a [f32], k: usize, min_sim: Similarity, edges: EdgeConfig) -> Self {
-        debug_assert_eq!(ids.len(), sims.len());
-        TableNetwork { ids, sims, k, min_sim, edges }
+impl<T: KnnRows> Clone for TableNetwork<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: KnnRows> Copy for TableNetwork<'_, T> {}
+
+impl<'a, T: KnnRows> TableNetwork<'a, T> {
+    /// The network of `table`'s links under `min_sim` and `edges`.
+    pub fn new(table: &'a T, min_sim: Similarity, edges: EdgeConfig) -> Self {
+        TableNetwork { table, min_sim, edges }
     }
 
     /// Row `i`'s kept links, `(target, weight)` in row order, appended to `out`.
@@ -72,16 +77,17 @@ impl<'a> TableNetwork<'a> {
     }
 }
 
-impl LinkSource for TableNetwork<'_> {
+impl<T: KnnRows> LinkSource for TableNetwork<'_, T> {
     type Weight = f32;
 
     fn num_nodes(&self) -> usize {
-        self.ids.len() / self.k
+        self.table.num_rows()
     }
 
+    #[inline]
     fn for_each_out_link(&self, source: usize, visit: impl FnMut(u32, f32)) {
-        let slots = source * self.k..(source + 1) * self.k;
-        self.visit_slots(source, &self.ids[slots.clone()], &self.sims[slots], visit);
+        let (ids, sims) = self.table.knn_row(source);
+        self.visit_slots(source, ids, sims, visit);
     }
 }
 
@@ -111,7 +117,7 @@ mod tests {
             EdgeConfig { pruning: Pruning::Adaptive, weighting: Weighting::Normalized, ..EdgeConfig::default() },
         ] {
             let graph = build_edges(&knn, 20, min_sim, &edges).unwrap();
-            let net = TableNetwork::new(knn.ids(), knn.sims(), 20, min_sim, edges);
+            let net = TableNetwork::new(&knn, min_sim, edges);
             assert_eq!(net.num_nodes(), 600);
             for i in 0..600 {
                 let mut links = Vec::new();

@@ -4,7 +4,7 @@ use super::*;
 use crate::config::{KnnConfig, K};
 use crate::edges::build_edges;
 use crate::infomap::{Infomap, InfomapConfig};
-use crate::knn::search_knn_keeping_quantizer;
+use crate::knn::{search_knn_keeping_quantizer, Knn};
 use crate::labels::assign_labels;
 use crate::progress::NoProgress;
 use crate::Features;
@@ -12,8 +12,7 @@ use crate::Features;
 /// A small clustering and everything a state keeps of it.
 struct Fixture {
     features: Features,
-    ids: Vec<u32>,
-    sims: Vec<f32>,
+    knn: Knn,
     quantizer: Option<Quantizer>,
     modules: Vec<u32>,
     clusters: Vec<u32>,
@@ -55,8 +54,7 @@ fn fixture(index: &str) -> Fixture {
         normalize: true,
     };
     Fixture {
-        ids: knn.ids().to_vec(),
-        sims: knn.sims().to_vec(),
+        knn,
         features,
         quantizer,
         modules: partition.modules.clone(),
@@ -73,8 +71,7 @@ fn save(f: &Fixture, dir: &Path) {
         params: f.params.clone(),
         features: f.features.as_slice(),
         dim: 16,
-        ids: &f.ids,
-        sims: &f.sims,
+        knn: &f.knn,
         quantizer: f.quantizer.as_ref(),
         modules: &f.modules,
         clusters: &f.clusters,
@@ -99,8 +96,10 @@ fn a_saved_state_reads_back_as_it_was_written() {
         let dir = tmp.path().join("state");
         save(&f, &dir);
         let state = State::open(&dir).unwrap();
-        assert_eq!(state.features, f.features.as_slice());
-        assert_eq!((state.ids.as_slice(), state.sims.as_slice()), (f.ids.as_slice(), f.sims.as_slice()));
+        assert_eq!(state.features.values_from(0).flatten().copied().collect::<Vec<f32>>(), f.features.as_slice());
+        for i in 0..700 {
+            assert_eq!(state.table.row(i), f.knn.row(i));
+        }
         assert_eq!(state.quantizer, f.quantizer, "{index}");
         assert_eq!(
             (state.modules.as_slice(), state.clusters.as_slice()),
@@ -124,24 +123,30 @@ fn an_update_writes_only_what_changed_and_reads_back() {
     let dir = tmp.path().join("state");
     save(&f, &dir);
     let mut state = State::open(&dir).unwrap();
-    // Append 5 copies of rows 0..5, patch the k-NN rows of rows 7 and 9.
-    let extra: Vec<f32> = state.features[..5 * 16].to_vec();
-    state.features.extend_from_slice(&extra);
+    // Append 5 copies of rows 0..5, patch the k-NN row of row 7.
+    let extra: Vec<f32> = state.features.values_from(0).next().unwrap()[..5 * 16].to_vec();
+    state.features.append(&extra);
     state.quantizer.as_mut().unwrap().extend(&extra);
     for i in 0..5 {
-        let (row_ids, row_sims) = (state.ids[i * 10..(i + 1) * 10].to_vec(), state.sims[i * 10..(i + 1) * 10].to_vec());
-        state.ids.extend(row_ids);
-        state.sims.extend(row_sims);
+        let (row_ids, row_sims) = state.table.row(i);
+        let (row_ids, row_sims) = (row_ids.to_vec(), row_sims.to_vec());
+        state.table.set_row(700 + i, &row_ids, &row_sims);
     }
-    state.ids[7 * 10 + 9] = 704;
+    let (mut row_ids, row_sims) = (state.table.row(7).0.to_vec(), state.table.row(7).1.to_vec());
+    row_ids[9] = 704;
+    state.table.set_row(7, &row_ids, &row_sims);
     state.modules.extend([0, 0, 0, 0, 0]);
     state.clusters.extend([3, 3, 3, 3, 3]);
     state.rates.add_nodes(5);
     let change = Change { rows_before: 700, patched: vec![7], full: false, next_cluster_id: 999, codelength_bits: 4.5 };
-    let (ids, features) = (state.ids.clone(), state.features.clone());
+    let rows_of = |s: &State| -> Vec<(Vec<u32>, Vec<f32>)> {
+        (0..s.n()).map(|i| (s.table.row(i).0.to_vec(), s.table.row(i).1.to_vec())).collect()
+    };
+    let features_of = |s: &State| -> Vec<f32> { s.features.values_from(0).flatten().copied().collect() };
+    let (rows, features) = (rows_of(&state), features_of(&state));
     state.write(&change).unwrap().commit(Vec::new()).unwrap();
     let back = State::open(&dir).unwrap();
-    assert_eq!((&back.ids, &back.features), (&ids, &features));
+    assert_eq!((rows_of(&back), features_of(&back)), (rows, features));
     assert_eq!((back.n(), back.manifest.generation, back.manifest.next_cluster_id), (705, 1, 999));
     assert_eq!(back.manifest.files.knn.iter().map(|e| e.records).collect::<Vec<_>>(), [700, 6]);
     assert_eq!(back.manifest.rows_since_full, 5);

@@ -12,8 +12,9 @@
 //!    k-NN list and pushes its last neighbour out.
 //! 2. The links of every changed row are made again by the state's rule; the flow follows the
 //!    changed links ([`crate::infomap::Rates`]: residual pushes, local to the change).
-//! 3. The *affected* rows are the added rows, the old rows whose links changed, and the other
-//!    ends of every added or removed link. [`crate::infomap::Infomap::refine`] re-optimises
+//! 3. The *affected* rows are the added rows, the old rows whose links changed, and the
+//!    targets of every new link (a row that only lost an in-link keeps its module; its flow
+//!    follows through the rates). [`crate::infomap::Infomap::refine`] re-optimises
 //!    their modules from the saved partition (added rows start alone): core-loop moves of the
 //!    affected rows and their modules' members, module moves, fine-tune rounds. Every other
 //!    module stays as it was, though moving rows may join it.
@@ -47,7 +48,7 @@ use crate::io::{load_features, read_labels, AtomicFile};
 use crate::knn::{parse_ivf_join, search_added, MAX_ROWS, NONE};
 use crate::labels::{assign_labels, ClusterCounts, OutLinks};
 use crate::measure::{peak_rss_bytes, Stages};
-use crate::state::{Change, PendingState, State, TableNetwork};
+use crate::state::{Change, PendingState, State, Table, TableNetwork};
 
 /// How much of the partition an update re-optimises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -103,7 +104,7 @@ impl AddOutput {
 
 /// The rule for rows alone reads the state's network.
 struct StateLinks<'a> {
-    network: TableNetwork<'a>,
+    network: TableNetwork<'a, Table>,
     rates: &'a Rates,
 }
 
@@ -166,22 +167,21 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
             });
         }
     }
-    let (state, measured) = stages.run(Some(("load state", None)), || State::open(&job.state));
+    let (state, measured) = stages.run(Some(("load state", None)), || State::open_with_room(&job.state, m));
     let mut state = state?;
     t.load_state = measured.secs;
     let params = state.manifest.params.clone();
     if state.n() != n_old || state.dim() != dim {
         return Err(Error::format(&job.state, "changed while it was read; try again"));
     }
-    let k = state.k();
 
     // 1. Search.
     let (added, measured) = stages.run(Some(("search", None)), || {
-        state.features.extend_from_slice(new.as_slice());
+        state.features.append(new.as_slice());
         if let Some(q) = &mut state.quantizer {
             q.extend(new.as_slice());
         }
-        search_added(&state.features, dim, n_old, k, &state.ids, &state.sims, state.quantizer.as_ref())
+        search_added(&state.features, n_old, &state.table, state.quantizer.as_ref())
     });
     let added = added?;
     drop(new);
@@ -193,7 +193,7 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
     let Relink { patched, affected, links_added, links_removed } = relink;
     let min_sim = params.min_sim()?;
     let (settled, measured) = stages.run(Some(("flow", None)), || {
-        let network = TableNetwork::new(&state.ids, &state.sims, k, min_sim, params.edges);
+        let network = TableNetwork::new(&state.table, min_sim, params.edges);
         state.rates.settle(&network)
     });
     t.flow = measured.secs;
@@ -330,7 +330,7 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
 struct Relink {
     /// Old rows whose k-NN rows changed, ascending.
     patched: Vec<u32>,
-    /// Rows whose links changed and the other ends of those links, ascending.
+    /// Rows whose links changed, and the targets of the links they gained, ascending.
     affected: Vec<u32>,
     links_added: usize,
     links_removed: usize,
@@ -346,11 +346,12 @@ fn relink(state: &mut State, n_old: usize, added: &crate::knn::Added) -> Relink 
     let mut at = 0;
     let entries = &added.entries;
     let mut list: Vec<(f32, u32)> = Vec::with_capacity(2 * k);
+    let (mut ids, mut sims) = (vec![NONE; k], vec![f32::NEG_INFINITY; k]);
     while at < entries.len() {
         let i = entries[at].0 as usize;
-        let slots = i * k..(i + 1) * k;
+        let (old_ids, old_sims) = state.table.row(i);
         list.clear();
-        list.extend(state.sims[slots.clone()].iter().copied().zip(state.ids[slots.clone()].iter().copied()));
+        list.extend(old_sims.iter().copied().zip(old_ids.iter().copied()));
         while at < entries.len() && entries[at].0 as usize == i {
             list.push((entries[at].2, entries[at].1));
             at += 1;
@@ -359,19 +360,18 @@ fn relink(state: &mut State, n_old: usize, added: &crate::knn::Added) -> Relink 
         list.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         list.dedup_by_key(|e| e.1);
         list.truncate(k);
-        let old = (state.ids[slots.clone()].to_vec(), state.sims[slots.clone()].to_vec());
         for s in 0..k {
-            let (sim, id) = list.get(s).copied().unwrap_or((f32::NEG_INFINITY, NONE));
-            state.ids[i * k + s] = id;
-            state.sims[i * k + s] = sim;
+            (sims[s], ids[s]) = list.get(s).copied().unwrap_or((f32::NEG_INFINITY, NONE));
         }
-        if state.ids[slots] != old.0[..] {
+        if ids[..] != old_ids[..] {
+            before.push((old_ids.to_vec(), old_sims.to_vec()));
             patched.push(i as u32);
-            before.push(old);
+            state.table.set_row(i, &ids, &sims);
         }
     }
-    state.ids.extend_from_slice(&added.ids);
-    state.sims.extend_from_slice(&added.sims);
+    for x in 0..m {
+        state.table.set_row(n_old + x, &added.ids[x * k..(x + 1) * k], &added.sims[x * k..(x + 1) * k]);
+    }
     state.rates.add_nodes(m);
 
     let network = state.network();
@@ -388,10 +388,11 @@ fn relink(state: &mut State, n_old: usize, added: &crate::knn::Added) -> Relink 
         if old_links == new_links {
             continue;
         }
+        // The row and the targets of its new links are affected; a target that lost its link
+        // keeps its module (its flow follows, through the rates).
         affected.push(i as u32);
         for l in &old_links {
             if !new_links.iter().any(|x| x.0 == l.0) {
-                affected.push(l.0);
                 links_removed += 1;
             }
         }

@@ -116,7 +116,7 @@ pub struct FlowReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInfomapReport {
-    /// Rows whose links changed, and the ends of those links.
+    /// Rows whose links changed, and the targets of the links they gained.
     pub affected_rows: usize,
     /// Rows allowed to move: the affected rows and all members of their modules.
     pub active_rows: usize,
