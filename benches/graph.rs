@@ -56,7 +56,7 @@ fn table() -> Knn {
     Knn::from_rows(K, ids, sims).expect("canonical rows")
 }
 
-fn bench_build_graph(c: &mut Criterion) {
+fn bench_build_edges(c: &mut Criterion) {
     let knn = table();
     let mut group = c.benchmark_group("build_edges");
     group.sample_size(30);
@@ -73,5 +73,5 @@ fn bench_build_graph(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_build_graph);
+criterion_group!(benches, bench_build_edges);
 criterion_main!(benches);

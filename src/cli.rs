@@ -170,16 +170,17 @@ pub struct IndexArgs {
     /// (exact), `IVFJoin<nlist>`, or any faiss index_factory string, e.g. `IVF4096,Flat`, `HNSW32`.
     ///
     /// `auto` resolves to `Flat` for inputs of up to 10,000 rows and above to `IVFJoin<nlist>`
-    /// (nlist the power of two nearest 2 sqrt(rows), nprobe 16): rows are split into lists by a
+    /// (nlist the power of two nearest rows / 128, nprobe 4): rows are split into lists by a
     /// k-means quantizer trained on an evenly strided sample, and each list's rows are searched
-    /// exactly among the rows of the nprobe lists nearest its centroid, as BLAS products. Edge
-    /// recall measured 0.997 or more from 10,000 to 584,000 rows; the report records what auto
-    /// resolved to. See docs/scale.md for the measurements behind the choice.
+    /// exactly among the rows of the lists it probes or that probe it (and rows on a list's edge
+    /// also in their second list), as BLAS products. Edge recall measured 0.998 or more from
+    /// 100,000 to a million rows; the report records what auto resolved to. See docs/scale.md
+    /// for the measurements behind the choice.
     #[arg(long, default_value = "auto")]
     pub index: String,
 
     /// Inverted lists an IVF index probes per query (faiss's nprobe), or an `IVFJoin` index per
-    /// list; more is slower and closer to exact. Default: 16 for `auto` and `IVFJoin`, faiss's
+    /// list; more is slower and closer to exact. Default: 4 for `auto` and `IVFJoin`, faiss's
     /// 1 for an explicit faiss IVF index.
     #[arg(long, value_name = "N")]
     pub nprobe: Option<usize>,
@@ -188,6 +189,44 @@ pub struct IndexArgs {
     /// exact. Default: faiss's 16.
     #[arg(long, value_name = "N")]
     pub ef_search: Option<usize>,
+
+    /// Where to search: `auto` (a GPU when one can be used, for an exact-capable index above
+    /// 10,000 rows; else the CPU, saying why in the summary), `cpu`, or `gpu` (exact search on
+    /// the GPU, or an error saying why none can be used).
+    ///
+    /// The GPU is found at run time: the NVIDIA driver, cuBLAS and NVRTC (CUDA 12 or 13) must be
+    /// on the loader's path (e.g. LD_LIBRARY_PATH); nothing CUDA is needed to build or to run
+    /// on the CPU. The GPU search is exact, like `--index Flat`, and gives the same table and
+    /// labels; `--device gpu` with an approximate index (`IVFJoin...`, `HNSW32`, `--nprobe`) is
+    /// an error.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceArg,
+
+    /// On a GPU, screen with TF32 products and re-score the candidates in FP32 (`on`), or
+    /// multiply in FP32 throughout (`off`). Both give the FP32 result: rows the screen cannot
+    /// prove are searched again in FP32.
+    #[arg(long, value_enum, default_value = "on", value_name = "on|off")]
+    pub gpu_screen: Switch,
+}
+
+/// Where to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    /// A GPU when one can be used, else the CPU.
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// A GPU, or an error.
+    Gpu,
+}
+
+/// An on/off setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// Infomap search options.

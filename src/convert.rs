@@ -2,8 +2,8 @@
 //! by the library type that holds it ([`face_cluster::config`]), once, before any file is read.
 
 use face_cluster::config::{
-    at_least_one, EdgeConfig, FeatureFormat, InputConfig, KnnConfig, LoadOptions, Lonely, MinSim, Optimizer, Preset,
-    Pruning, RunConfig, Share, Similarity, Source, Strategy, Weighting, K,
+    at_least_one, Device, EdgeConfig, FeatureFormat, InputConfig, KnnConfig, LoadOptions, Lonely, MinSim, Optimizer,
+    Preset, Pruning, RunConfig, Share, Similarity, Source, Strategy, Weighting, K,
 };
 use face_cluster::error::{Error, Param, Result};
 use face_cluster::infomap::FlowModel;
@@ -13,8 +13,8 @@ use face_cluster::synth::SynthConfig;
 use face_cluster::update::{AddJob, Scope};
 
 use crate::cli::{
-    AddArgs, EdgesArg, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, LonelyArg, OptimizerArgs,
-    PresetArg, RunArgs, StrategyArgs, SweepArgs, SynthArgs, WeightsArg,
+    AddArgs, DeviceArg, EdgesArg, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, LonelyArg,
+    OptimizerArgs, PresetArg, RunArgs, StrategyArgs, SweepArgs, Switch, SynthArgs, WeightsArg,
 };
 
 impl TryFrom<&FeatureArgs> for LoadOptions {
@@ -39,6 +39,12 @@ fn knn_config(k: K, index: &IndexArgs) -> Result<KnnConfig> {
         index: index.index.clone(),
         nprobe: positive(Param::Nprobe, index.nprobe)?,
         ef_search: positive(Param::EfSearch, index.ef_search)?,
+        device: match index.device {
+            DeviceArg::Auto => Device::Auto,
+            DeviceArg::Cpu => Device::Cpu,
+            DeviceArg::Gpu => Device::Gpu,
+        },
+        gpu_screen: index.gpu_screen == Switch::On,
         ..KnnConfig::default()
     })
 }

@@ -72,6 +72,12 @@ pub enum Error {
         /// Number of predicted labels.
         pred: usize,
     },
+    /// `--device gpu` was asked for and no GPU can be used, or a GPU search failed.
+    #[error("--device gpu: {problem}")]
+    Gpu {
+        /// What is missing or failed, e.g. `libcuda.so not found (no NVIDIA driver)`.
+        problem: String,
+    },
     /// faiss reported an error.
     #[error("faiss: {context}: {message}")]
     Faiss {
@@ -110,6 +116,8 @@ pub enum Param {
     Nprobe,
     /// HNSW's candidate list size (`--ef-search`).
     EfSearch,
+    /// Where the search runs (`--device`).
+    Device,
     /// Query rows per faiss call (no option: a library setting).
     BatchRows,
     /// Ground-truth labels (`--labels`).
@@ -162,6 +170,7 @@ impl Param {
             Param::CheckRecall => "--check-recall",
             Param::Nprobe => "--nprobe",
             Param::EfSearch => "--ef-search",
+            Param::Device => "--device",
             Param::BatchRows => "batch_rows",
             Param::Labels => "--labels",
             Param::Input => "input",

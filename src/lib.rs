@@ -21,7 +21,8 @@
 //! 7. [`labels`] turns modules into cluster labels and decides what becomes of rows left alone.
 //! 8. [`metrics`] scores a clustering against ground truth (pairwise, BCubed, NMI).
 //!
-//! [`cluster`] is steps 5-8 written once; [`pipeline`] runs the main job (and the secondary
+//! [`gpu`] finds the candidates of an exact k-NN search on an NVIDIA GPU, with CUDA loaded at run
+//! time. [`cluster`] is steps 5-8 written once; [`pipeline`] runs the main job (and the secondary
 //! commands), [`sweep`] runs [`cluster`] over a grid of `(k, strategy, min_sim)` on one table;
 //! [`report`] says what a run did; [`measure`] times and meters its stages; [`synth`] draws
 //! synthetic face-like embeddings with identity labels, of any size.
@@ -29,12 +30,13 @@
 //! # Layers
 //!
 //! Each module imports only modules of lower layers (`tests/integration/architecture.rs` checks
-//! it on every `cargo test`), and `infomap` imports nothing of the crate but `rng` and `buckets`:
+//! it on every `cargo test`); `infomap` imports nothing of the crate but `rng` and `buckets`, and
+//! `gpu` nothing at all:
 //!
 //! | layer | modules |
 //! |---|---|
 //! | 0 | `error`, `rng`, `buckets`, `progress`, `blas` |
-//! | 1 | `infomap` |
+//! | 1 | `infomap`, `gpu` |
 //! | 2 | `config` |
 //! | 3 | `features`, `metrics`, `measure` |
 //! | 4 | `io` |
@@ -55,6 +57,7 @@ pub mod config;
 pub mod edges;
 pub mod error;
 pub mod features;
+pub mod gpu;
 pub mod graph;
 pub mod infomap;
 pub mod io;

@@ -6,7 +6,10 @@
 //! `/proc/self/clear_refs` resets `VmHWM` to the current resident size. That write changes the
 //! whole process, so the library never does it on its own: the caller chooses
 //! [`PeakReset::PerStage`] (the command-line tool does), and with [`PeakReset::Never`] each
-//! stage's figure is the peak so far.
+//! stage's figure is the peak so far. After resets, the peak the operating system reports for
+//! the process (`getrusage`, `/usr/bin/time`) is the last metered stage's; [`Stages::peak_rss`]
+//! keeps the overall one. Short steps whose memory nobody reports are only timed
+//! ([`Stages::time`]), so they do not reset the mark.
 
 use std::time::Instant;
 
@@ -81,6 +84,13 @@ impl<'p> Stages<'p> {
         let peak_rss = peak_rss_bytes();
         self.overall = max_option(self.overall, peak_rss);
         (result, Measured { secs, peak_rss })
+    }
+
+    /// Runs `work`, timed but not metered or shown: for short steps inside a stage.
+    pub fn time<T>(&mut self, work: impl FnOnce() -> T) -> (T, f64) {
+        let started = Instant::now();
+        let result = work();
+        (result, started.elapsed().as_secs_f64())
     }
 
     /// The process's peak over every stage and before.

@@ -25,6 +25,10 @@
 //!   "peak_rss_bytes_by_stage": {"load": 9437184, "knn": 20971520, "recall": null, "graph": 22020096,
 //!                               "infomap": 31457280},
 //!   "blas_core": "Haswell",
+//!   "device": {"requested": "auto", "used": "cpu", "backend": "faiss", "fallback": null,
+//!              "gpu": null, "gpu_search": null},
+//!   "knn_speed": {"build_flops": 1.1e12, "build_gflops": 101.2, "search_flops": 6.0e11,
+//!                 "search_gflops": 120.5},
 //!   "recall": null,
 //!   "eval": {"pairwise": {"precision": .., "recall": .., "f": ..}, "bcubed": {..}, "nmi": ..,
 //!            "pred_clusters": 43, "true_clusters": 40, "n": 400}
@@ -39,7 +43,13 @@
 //! `knn_build` (training and filling the index). `peak_rss_bytes_by_stage` holds the peak
 //! within each stage (Linux, where the high-water mark can be reset between stages; else the
 //! peak so far), null for stages that did not run. `blas_core` is the kernel set OpenBLAS
-//! runs (null without OpenBLAS). `recall` is the [`Recall`] object of `--check-recall`:
+//! runs (null without OpenBLAS). `knn_speed` ([`KnnSpeed`]) is how fast the search's matrix
+//! products ran: the floating-point operations of the build (the quantizer of `IVFJoin`) and
+//! of the search (`2 d` per pair of rows compared), and those per second of
+//! `knn_build` and of the rest of `knn`, in GFLOPS, to set beside the `sgemm` peak of the
+//! machine (`bench/scale/sgemm.c`, docs/scale.md); a field is null where the index does not
+//! count its work (faiss's IVF and HNSW, the build of `Flat`), the whole object with a cached
+//! table. `recall` is the [`Recall`] object of `--check-recall`:
 //!
 //! ```text
 //! {"sample_rows": 1000, "seed": 123, "k": 50, "min_sim": 0.58, "topk_recall": 0.97,
@@ -57,7 +67,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::Clustering;
 use crate::config::{EdgeConfig, InputConfig, KnnConfig, Lonely, MinSim, RunConfig};
 use crate::infomap::{FlowModel, Partition};
-use crate::knn::Recall;
+use crate::knn::{DeviceReport, Recall, SearchStats};
 use crate::measure::peak_rss_bytes;
 use crate::metrics::Scores;
 use crate::threshold::AutoMinSim;
@@ -94,10 +104,40 @@ pub struct Report {
     pub peak_rss_bytes_by_stage: StagePeakRss,
     /// The core OpenBLAS selected, when OpenBLAS is the BLAS.
     pub blas_core: Option<String>,
+    /// Where the search ran (`null` with a cached table).
+    pub device: Option<DeviceReport>,
+    /// How fast the search's products ran, when it searched (not with a cached table).
+    pub knn_speed: Option<KnnSpeed>,
     /// Edge recall of the search on a sample of rows (`--check-recall`).
     pub recall: Option<Recall>,
     /// Scores against ground truth, when given.
     pub eval: Option<Scores>,
+}
+
+/// The work of a k-NN search and its speed: how far from the machine's `sgemm` peak it ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnnSpeed {
+    /// Floating-point operations of the build's products (quantizer training and assignment).
+    pub build_flops: Option<f64>,
+    /// `build_flops` per second of `knn_build`, in 10^9.
+    pub build_gflops: Option<f64>,
+    /// Useful floating-point operations of the search: `2 d` per pair of rows compared.
+    pub search_flops: Option<f64>,
+    /// `search_flops` per second of the search (`knn` less `knn_build`), in 10^9.
+    pub search_gflops: Option<f64>,
+}
+
+impl KnnSpeed {
+    /// What `stats` says of the search's work.
+    pub fn new(stats: &SearchStats) -> Self {
+        KnnSpeed {
+            build_flops: stats.build_flops,
+            build_gflops: stats.build_gflops(),
+            search_flops: stats.search_flops,
+            search_gflops: stats.search_gflops(),
+        }
+    }
 }
 
 /// Peak resident memory (bytes) within each stage; `None` for a stage that did not run (or a
@@ -303,8 +343,8 @@ impl Report {
                 infomap: c.infomap_stage.secs,
                 infomap_flow: c.partition.flow_secs,
                 infomap_search: c.partition.search_secs,
-                labels: c.labels_stage.secs,
-                eval: c.eval_stage.secs,
+                labels: c.labels_secs,
+                eval: c.eval_secs,
                 ..Timings::default()
             },
             peak_rss_bytes: peak_rss_bytes(),
@@ -314,6 +354,8 @@ impl Report {
                 ..StagePeakRss::default()
             },
             blas_core: crate::blas::openblas_core(),
+            device: None,
+            knn_speed: None,
             recall: None,
             eval: c.eval.clone(),
         }
@@ -379,12 +421,19 @@ impl Report {
         if let Some(r) = &self.recall {
             let _ = writeln!(s, "{}", r.summary());
         }
+        if let Some(line) = self.device.as_ref().and_then(DeviceReport::summary) {
+            let _ = writeln!(s, "{line}");
+        }
         let t = &self.timings_secs;
         let rss = self.peak_rss_bytes.map(|b| format!(", peak RSS {:.0} MiB", b as f64 / (1 << 20) as f64));
         let picking = if p.min_sim_auto { format!(", min_sim {:.2}s", t.min_sim) } else { String::new() };
+        let speed = match self.knn_speed.as_ref().and_then(|k| k.search_gflops) {
+            Some(gflops) => format!(" (search {gflops:.0} GFLOPS)"),
+            None => String::new(),
+        };
         let _ = write!(
             s,
-            "time: load {:.2}s, knn {:.2}s{picking}, graph {:.2}s, infomap {:.2}s, total {:.2}s{}",
+            "time: load {:.2}s, knn {:.2}s{speed}{picking}, graph {:.2}s, infomap {:.2}s, total {:.2}s{}",
             t.load,
             t.knn,
             t.graph,

@@ -158,9 +158,10 @@ def run_reference(path, seed, clu):
 def run_ours(path, seed, clu, threads):
     out = subprocess.run([binary(), "infomap", path, "--seed", str(seed), "-o", clu, "--json", "-q",
                           "-j", str(threads)], check=True, capture_output=True, text=True).stdout
-    r = json.loads(out)
-    r["secs"] = r["flow_secs"] + r["search_secs"]
-    return r
+    report = json.loads(out)
+    infomap, t = report["infomap"], report["timings_secs"]
+    return {"codelength": infomap["codelength_bits"], "modules": infomap["modules"],
+            "secs": t["flow"] + t["search"], "peak_rss_bytes": report["peak_rss_bytes"]}
 
 
 def read_clu(path):

@@ -74,6 +74,30 @@ impl Default for LoadOptions {
     }
 }
 
+/// Where the k-NN search runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// A GPU when one can be used and the index is exact (`auto` or `Flat`), else the CPU.
+    #[default]
+    Auto,
+    /// The CPU (faiss and this crate's own join).
+    Cpu,
+    /// A GPU, or an error saying why none can be used; searches exactly.
+    Gpu,
+}
+
+impl Device {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Auto => "auto",
+            Device::Cpu => "cpu",
+            Device::Gpu => "gpu",
+        }
+    }
+}
+
 /// The [`KnnConfig::index`] that picks the index from the number of rows (see
 /// [`crate::knn::resolve`]).
 pub const AUTO_INDEX: &str = "auto";
@@ -104,6 +128,11 @@ pub struct KnnConfig {
     /// Training rows for indexes that need training (IVF, PQ, ...): all rows when there are
     /// at most this many, else an evenly strided subsample of this size. Default 1048576.
     pub max_train_rows: usize,
+    /// Where to search. Default [`Device::Auto`].
+    pub device: Device,
+    /// On a GPU, screen with TF32 products and re-score the candidates in FP32 (the result is
+    /// the FP32 one; rows the screen cannot prove are searched again in FP32). Default true.
+    pub gpu_screen: bool,
 }
 
 impl Default for KnnConfig {
@@ -115,6 +144,8 @@ impl Default for KnnConfig {
             ef_search: None,
             batch_rows: NonZeroUsize::new(16384).expect("16384 is not 0"),
             max_train_rows: 1 << 20,
+            device: Device::Auto,
+            gpu_screen: true,
         }
     }
 }

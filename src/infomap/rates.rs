@@ -46,7 +46,7 @@ use super::flow::compute_flow;
 use super::network::LinkSource;
 use super::{FlowModel, InfomapConfig};
 
-/// A network's flow, kept up to date as links change; see the [module docs](self).
+/// A network's flow, kept up to date as links change; see the module docs of `infomap/rates.rs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rates {
     model: FlowModel,
@@ -249,8 +249,8 @@ impl Rates {
         let teleport = alpha + beta * dangling;
         // p = beta (1 - D) flow + teleport out_w / W, scaled by W / teleport.
         let scale = total / teleport;
-        for u in 0..n {
-            rates.rate[u] = (beta * (1.0 - dangling) * node_flow[u] + teleport * rates.out_weight[u] / total) * scale;
+        for ((rate, &flow), &out_weight) in rates.rate.iter_mut().zip(node_flow).zip(&rates.out_weight).take(n) {
+            *rate = (beta * (1.0 - dangling) * flow + teleport * out_weight / total) * scale;
         }
         // r = out_w + beta P^T y - y, and inflow = P^T y.
         for u in 0..n {
@@ -412,7 +412,7 @@ impl Rates {
         }
     }
 
-    /// Pushes residual (over-relaxed, [`RELAXATION`]) until every node's is at most the
+    /// Pushes residual (over-relaxed by a factor of 1.25) until every node's is at most the
     /// tolerance times its out-weight (any residual of a node without out-links is pushed),
     /// starting from the nodes changed since the last call. `network` must be the network as it is now, with the links given to
     /// [`Rates::relink`].

@@ -83,7 +83,7 @@ impl Infomap {
     /// below `network.num_nodes()`, or [`NO_MODULE`]) after a change that affected the nodes
     /// `affected`: those nodes and all members of their modules may move, every other node
     /// keeps its module. `rates` is the network's flow as it is now ([`Rates::settle`]d), so no
-    /// flow is computed here. See the [module docs](self).
+    /// flow is computed here. See the module docs of `infomap/warm.rs`.
     ///
     /// With every node affected this re-optimises the whole partition from `start`.
     /// Deterministic for a given seed, whatever the number of threads.
@@ -334,9 +334,9 @@ fn scan<L: LinkSource>(
         super::FlowModel::Directed => 1.0,
         super::FlowModel::Undirected => 2.0,
     };
-    for m in 0..count {
-        scan.exit[m] = (scan.exit[m] - internal_share * internal[m]).max(0.0);
-        scan.enter[m] = (scan.enter[m] - internal_share * internal[m]).max(0.0);
+    for ((exit, enter), &internal) in scan.exit.iter_mut().zip(scan.enter.iter_mut()).zip(&internal).take(count) {
+        *exit = (*exit - internal_share * internal).max(0.0);
+        *enter = (*enter - internal_share * internal).max(0.0);
     }
     // In-links by target (a counting sort; sources stay ascending).
     for i in 0..active {
@@ -697,10 +697,8 @@ mod tests {
             assert!((with.total() - full.codelength).abs() < 1e-9);
             // The start, new nodes alone, evaluated the same way.
             let mut alone = start.clone();
-            let mut next = start.len() as u32;
-            for m in alone.iter_mut().filter(|m| **m == NO_MODULE) {
+            for (next, m) in (start.len() as u32..).zip(alone.iter_mut().filter(|m| **m == NO_MODULE)) {
                 *m = next;
-                next += 1;
             }
             let renumbered = number_by_flow(&alone, &p.node_flow).0;
             let start_full = infomap.codelength_of(&network, &renumbered).codelength;

@@ -6,13 +6,16 @@
 //!
 //! - exactly, when the table was searched exactly (`Flat`, and every faiss index, whose state
 //!   is not kept): every added row is compared with every row;
-//! - as the `IVFJoin` search that built the table would have (a [`Quantizer`] kept from it):
-//!   an added row is compared with the rows of its list's probe set, and enters an old row's
-//!   list only if its list is in the probe set of the old row's list.
+//! - as the `IVFJoin` search that built the table would have (a [`Quantizer`] kept from it,
+//!   the added rows assigned to their two most similar centroids): an added row is compared
+//!   with every row the join compares it with ([`Quantizer::compares`]: the rows of the lists
+//!   joined with its list, of its second list when that is not joined with its list, and the
+//!   rows spilled into its list from lists not joined with it), and the comparison is used
+//!   both ways, as in the join: for the added row's neighbours and for the old row's.
 //!
-//! The work is organised by blocks of old rows (an inverted list, or a run of rows for exact
-//! search): each block's rows are compared at once with the added rows that need them, as one
-//! matrix product, so every old row's features are read once. Similarities that decide
+//! The work is organised by blocks of rows (an inverted list, the rows spilled into a list, or
+//! a run of rows for exact search): each block's rows are compared at once with the added rows
+//! that need them, as one matrix product, so every old row's features are read once. Similarities that decide
 //! anything are recomputed with [`dot`], so results are those of the table's own arithmetic
 //! and do not depend on the thread count.
 
@@ -50,6 +53,10 @@ pub struct Added {
     pub compared: u64,
 }
 
+/// What one block's comparisons found: `(added, row, sim)` candidates for the added rows, and
+/// `(old row, added, sim)` entries into old rows' lists.
+type Compared = (Vec<(u32, u32, f32)>, Vec<(u32, u32, f32)>);
+
 /// One block of old rows and the added rows compared with it.
 struct Block {
     /// Its rows (old and added).
@@ -61,8 +68,8 @@ struct Block {
 }
 
 /// Searches the added rows `n_old..` of `rows` (unit rows, old rows first) for their `k`
-/// nearest neighbours among all rows, and finds the old rows they enter; see the [module
-/// docs](self). `old` holds the old rows' canonical table (at least `n_old` rows of `k` slots).
+/// nearest neighbours among all rows, and finds the old rows they enter; see the module
+/// docs of `knn/extend.rs`. `old` holds the old rows' canonical table (at least `n_old` rows of `k` slots).
 /// With a `quantizer` (its lists covering every row) the search is the `IVFJoin`'s; without, it
 /// is exact.
 ///
@@ -74,7 +81,8 @@ struct Block {
 ///
 /// # Complexity
 ///
-/// Exact: `n m dim` multiply-adds for `m` added rows. Join: about `2 m nprobe (n / nlist) dim`.
+/// Exact: `n m dim` multiply-adds for `m` added rows. Join: about `m (2 nprobe + 1) (n / nlist)
+/// dim` (the lists joined with an added row's list, and its second list), plus the spilled rows.
 /// Memory: one similarity block per thread and the candidates of one round of blocks.
 pub fn search_added(
     rows: &impl FeatureRows,
@@ -123,7 +131,7 @@ pub fn search_added(
     let mut entries = Vec::new();
     let mut compared = 0u64;
     for round in blocks.chunks(BLOCKS_PER_ROUND) {
-        let results: Vec<(Vec<(u32, u32, f32)>, Vec<(u32, u32, f32)>)> =
+        let results: Vec<Compared> =
             round.par_iter().map(|block| compare_block(block, dim, n_old, k, &row, &kth)).collect();
         for (block, (forward, reverse)) in round.iter().zip(results) {
             compared += block.rows.len() as u64 * union_len(&block.forward, &block.reverse) as u64;
@@ -145,31 +153,48 @@ pub fn search_added(
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    entries.dedup_by_key(|e| (e.0, e.1));
     Ok(Added { ids, sims, entries, compared })
 }
 
-/// The join's blocks: one per inverted list, with the added rows whose probe set holds the list
-/// (forward) and those whose list is in the list's probe set (reverse).
+/// The join's blocks, each compared with its added rows both ways: one per inverted list
+/// (every row of the list), with the added rows whose list is joined with it or whose second
+/// list it is; and one per list that rows are spilled into (the rows, old or added, whose
+/// second list it is and is not joined with their own), with the added rows of that list.
+/// A pair can sit in two blocks (each row's second list the other's); the search drops the
+/// repeat.
 fn join_blocks(q: &Quantizer, n_old: usize) -> Vec<Block> {
     let nlist = q.nlist();
-    let lists = q.lists();
+    let (lists, seconds) = (q.lists(), q.seconds());
     let (offsets, members) = crate::buckets::group_by_key(lists, nlist);
     let mut blocks: Vec<Block> = (0..nlist)
         .map(|c| Block { rows: members[offsets[c]..offsets[c + 1]].to_vec(), forward: Vec::new(), reverse: Vec::new() })
         .collect();
     let mut added_in = vec![Vec::new(); nlist];
     for x in n_old..lists.len() {
-        added_in[lists[x] as usize].push(x as u32);
-        for &p in q.probe_set(lists[x] as usize) {
-            blocks[p as usize].forward.push(x as u32);
+        let (a, b) = (lists[x] as usize, seconds[x] as usize);
+        added_in[a].push(x as u32);
+        for &c in q.joined(a) {
+            blocks[c as usize].forward.push(x as u32);
+        }
+        if !q.is_joined(a, b) {
+            blocks[b].forward.push(x as u32);
         }
     }
-    for (c, block) in blocks.iter_mut().enumerate() {
-        for &p in q.probe_set(c) {
-            block.reverse.extend_from_slice(&added_in[p as usize]);
+    // The spills into lists that received added rows.
+    let mut spilled: Vec<Vec<u32>> = vec![Vec::new(); nlist];
+    for (i, (&a, &b)) in lists.iter().zip(seconds).enumerate() {
+        if !added_in[b as usize].is_empty() && !q.is_joined(a as usize, b as usize) {
+            spilled[b as usize].push(i as u32);
         }
-        block.reverse.sort_unstable();
-        block.reverse.dedup();
+    }
+    for block in &mut blocks {
+        block.reverse.clone_from(&block.forward);
+    }
+    for (rows, added) in spilled.into_iter().zip(added_in) {
+        if !rows.is_empty() {
+            blocks.push(Block { rows, forward: added.clone(), reverse: added });
+        }
     }
     blocks
 }
@@ -200,7 +225,7 @@ fn compare_block<'a>(
     k: usize,
     row: &(impl Fn(u32) -> &'a [f32] + Sync),
     kth: &(impl Fn(u32) -> (f32, u32) + Sync),
-) -> (Vec<(u32, u32, f32)>, Vec<(u32, u32, f32)>) {
+) -> Compared {
     let mut queries: Vec<u32> = block.forward.iter().chain(&block.reverse).copied().collect();
     queries.sort_unstable();
     queries.dedup();
@@ -342,23 +367,28 @@ mod tests {
                 continue;
             }
             assert!(added.compared < 4000 * 500 / 2, "{}", added.compared);
-            // Each added row's neighbours are the exact best among the rows of its probe set,
-            // and it enters only old rows whose probe set holds its list.
-            let lists = q.lists();
+            // Each added row's neighbours are the exact best among the rows the join compares
+            // it with, and it enters exactly the old rows it is compared with whose k-th it beats.
             let row = |i: usize| &all.as_slice()[i * 16..(i + 1) * 16];
             for x in n_old..4000 {
-                let probes = q.probe_set(lists[x] as usize);
-                let mut best: Vec<(f32, u32)> = (0..4000)
-                    .filter(|&j| probes.contains(&lists[j]))
-                    .map(|j| (dot(row(x), row(j)), j as u32))
-                    .collect();
+                let mut best: Vec<(f32, u32)> =
+                    (0..4000).filter(|&j| q.compares(x, j)).map(|j| (dot(row(x), row(j)), j as u32)).collect();
                 canonical_top(&mut best, k);
                 let found: Vec<u32> = added.ids[(x - n_old) * k..(x - n_old + 1) * k].to_vec();
                 assert_eq!(found, best.iter().map(|e| e.1).collect::<Vec<_>>(), "row {x}");
             }
-            for &(i, x, _) in &added.entries {
-                assert!(q.probe_set(lists[i as usize] as usize).contains(&lists[x as usize]));
+            let mut expected = Vec::new();
+            for i in 0..n_old {
+                let (ids, sims) = old.row(i);
+                for x in n_old..4000 {
+                    let s = dot(row(i), row(x));
+                    if q.compares(i, x) && (s > sims[k - 1] || (s == sims[k - 1] && (x as u32) < ids[k - 1])) {
+                        expected.push((i as u32, x as u32));
+                    }
+                }
             }
+            let entries: Vec<(u32, u32)> = added.entries.iter().map(|e| (e.0, e.1)).collect();
+            assert_eq!(entries, expected);
         }
     }
 

@@ -6,10 +6,9 @@ use std::time::Instant;
 
 use faiss::index::autotune::ParameterSpace;
 use faiss::{index_factory, Index, MetricType};
-use rayon::prelude::*;
 
-use super::table::{canonicalise_row, dot, Knn, NONE};
-use super::{Job, SearchStats};
+use super::table::{rerank_rows, Knn, NONE};
+use super::{Job, Ran, EXACT_MARGIN};
 use crate::error::{Error, Param, Result};
 use crate::features::Features;
 use crate::progress::{Progress, Stage};
@@ -17,7 +16,10 @@ use crate::progress::{Progress, Stage};
 /// Builds the index the job names with the inner-product metric, trains it if it needs
 /// training (on all rows, or an evenly strided sample of `max_train_rows`), adds all rows,
 /// applies `nprobe` and `ef_search`, and searches all rows in batches of `batch_rows`.
-pub(super) fn search(job: &Job<'_>, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
+///
+/// The exact `Flat` index is asked for `k +` [`EXACT_MARGIN`] candidates per row, of which the
+/// best `k` by [`dot`] are kept (see the [module docs](super)).
+pub(super) fn search(job: &Job<'_>, progress: &dyn Progress) -> Result<(Knn, Ran)> {
     let (features, config) = (job.features, job.config);
     let (n, d, k) = (job.n(), job.d(), job.k());
     let started = Instant::now();
@@ -44,31 +46,25 @@ pub(super) fn search(job: &Job<'_>, progress: &dyn Progress) -> Result<(Knn, Sea
     let _stage = Stage::start(progress, "knn", Some(n as u64));
     let mut ids = vec![NONE; n * k];
     let mut sims = vec![f32::NEG_INFINITY; n * k];
+    let wanted = if config.index.eq_ignore_ascii_case("Flat") { (k + EXACT_MARGIN).min(n) } else { k };
     let batch_rows = config.batch_rows.get();
     for start in (0..n).step_by(batch_rows) {
         let end = (start + batch_rows).min(n);
-        let result = index.search(&data[start * d..end * d], k).map_err(error(job, "searching"))?;
+        let result = index.search(&data[start * d..end * d], wanted).map_err(error(job, "searching"))?;
         let out = start * k..end * k;
-        // Rows are independent: canonicalise them in parallel, each into its own slots.
-        result
-            .labels
-            .par_chunks_exact(k)
-            .zip(ids[out.clone()].par_chunks_exact_mut(k))
-            .zip(sims[out].par_chunks_exact_mut(k))
-            .enumerate()
-            .try_for_each_init(
-                || Vec::with_capacity(k),
-                |scratch, (r, ((labels, row_ids), row_sims))| {
-                    let query = features.row(start + r);
-                    let found = labels.iter().map(|l| l.to_native());
-                    canonicalise_row(found, n, scratch, row_ids, row_sims, |j| dot(query, features.row(j as usize)))
-                },
-            )
+        // Rows are independent: canonicalised in parallel, each into its own slots.
+        let labels = &result.labels;
+        let candidates = |r: usize| labels[r * wanted..(r + 1) * wanted].iter().map(|l| l.to_native());
+        rerank_rows(features, start, k, candidates, &mut ids[out.clone()], &mut sims[out])
             .map_err(|id| out_of_range(job, id))?;
         progress.advance((end - start) as u64);
     }
-    let stats = SearchStats { resolved: config.clone(), build_secs, search_secs: started.elapsed().as_secs_f64() };
-    Ok((Knn::from_search(n, k, ids, sims), stats))
+    // Only the exact search's work is known: every row against every row.
+    let exact = index.is_trained() && config.index.eq_ignore_ascii_case("Flat");
+    let search_flops = exact.then_some(2.0 * n as f64 * n as f64 * d as f64);
+    let search_secs = started.elapsed().as_secs_f64();
+    let ran = Ran { resolved: config.clone(), build_secs, search_secs, build_flops: None, search_flops };
+    Ok((Knn::from_search(n, k, ids, sims), ran))
 }
 
 /// Maps a faiss error of the job's step `doing` to [`Error::Faiss`].
@@ -126,27 +122,6 @@ fn set_search_parameters(index: &faiss::index::IndexImpl, job: &Job<'_>) -> Resu
 extern "C" {
     // From libgomp, which faiss-sys links (`cargo:rustc-link-lib=gomp`) for faiss's OpenMP.
     fn omp_set_num_threads(num_threads: c_int);
-    fn omp_get_max_threads() -> c_int;
-}
-
-/// Runs faiss calls made from the calling thread on one OpenMP thread until dropped, then
-/// restores the previous setting.
-pub(super) struct OneOmpThread(c_int);
-
-#[allow(unsafe_code)] // OpenMP's thread-count getter and setter.
-impl OneOmpThread {
-    pub(super) fn new() -> Self {
-        // SAFETY: omp_get_max_threads only reads the calling thread's OpenMP setting.
-        let previous = unsafe { omp_get_max_threads() };
-        set_faiss_threads(1);
-        OneOmpThread(previous)
-    }
-}
-
-impl Drop for OneOmpThread {
-    fn drop(&mut self) {
-        set_faiss_threads(usize::try_from(self.0).unwrap_or(1));
-    }
 }
 
 /// Sets how many OpenMP threads faiss uses for calls made *from the calling thread* (OpenMP's
@@ -167,6 +142,10 @@ pub fn set_faiss_threads(n: usize) {
 #[allow(unsafe_code)] // Reads OpenMP's thread setting back.
 mod tests {
     use super::*;
+
+    extern "C" {
+        fn omp_get_max_threads() -> c_int;
+    }
     use crate::config::KnnConfig;
     use crate::knn::testing::{assert_canonical_row, assert_matches_brute_force, config, random_features, Recorder};
     use crate::knn::{build_knn, search_knn};

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::faiss::faiss_message;
 use super::table::{dot, Knn};
+use super::EXACT_MARGIN;
 use crate::error::{Error, Result};
 use crate::features::Features;
 use crate::progress::{Progress, Stage};
@@ -149,8 +150,9 @@ fn exact_search(
         // d fits u32: build_knn checked it for the same features.
         let mut block = FlatIndex::new_ip(d as u32).map_err(faiss_err)?;
         block.add(&features.as_slice()[start * d..end * d]).map_err(faiss_err)?;
-        let result = block.search(&queries, k.min(end - start)).map_err(faiss_err)?;
-        let kk = k.min(end - start);
+        // As any exact search: a margin of candidates, re-ranked by `dot` below.
+        let kk = (k + EXACT_MARGIN).min(end - start);
+        let result = block.search(&queries, kk).map_err(faiss_err)?;
         best.par_iter_mut().zip(result.labels.par_chunks_exact(kk)).enumerate().for_each(|(r, (list, labels))| {
             let query = features.row(rows[r]);
             for label in labels.iter().filter_map(|l| l.get()) {

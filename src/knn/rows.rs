@@ -46,7 +46,7 @@ impl<'a> RowMatrix<'a> {
     ///
     /// When `dim` is 0 or does not divide `data.len()`.
     pub fn new(data: &'a [f32], dim: usize) -> Self {
-        assert!(dim > 0 && data.len() % dim == 0, "rows of {dim} values");
+        assert!(dim > 0 && data.len().is_multiple_of(dim), "rows of {dim} values");
         RowMatrix { data, dim }
     }
 }

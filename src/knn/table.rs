@@ -8,7 +8,10 @@ use std::path::Path;
 use ndarray::{Array2, ArrayView2};
 use ndarray_npy::{NpzReader, NpzWriter, ReadNpzError, WriteNpzError};
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Param, Result};
+use crate::features::Features;
 use crate::io::AtomicFile;
 
 /// Marks an empty neighbour slot (the search returned fewer than `k` results for the row).
@@ -266,6 +269,11 @@ fn check_row<I: Copy + PartialEq + PartialOrd + std::fmt::Display>(
 /// similarity with [`dot`] makes the table a function of the features alone; it costs `n k d`
 /// operations against the `n^2 d` of the search.
 ///
+/// Returns whether the cut may split an exact tie: more candidates than slots were given, and
+/// the best one dropped has the same similarity as the last one kept. Rows beyond the candidates
+/// may then tie too, so only a search of every row ([`exhaustive_row`]) knows which tied rows
+/// have the smallest ids.
+///
 /// # Errors
 ///
 /// The first id outside `[-1, n)`.
@@ -276,7 +284,7 @@ pub(crate) fn canonicalise_row(
     ids: &mut [u32],
     sims: &mut [f32],
     sim_of: impl Fn(u32) -> f32,
-) -> std::result::Result<(), i64> {
+) -> std::result::Result<bool, i64> {
     scratch.clear();
     for raw in found {
         if raw == -1 {
@@ -290,32 +298,141 @@ pub(crate) fn canonicalise_row(
     }
     scratch.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     scratch.dedup_by_key(|&mut (_, id)| id);
-    scratch.truncate(ids.len());
-    let filled = scratch.len();
-    for (slot, &(sim, id)) in scratch.iter().enumerate() {
+    let slots = ids.len();
+    let cut_tie = slots > 0 && scratch.len() > slots && scratch[slots].0 == scratch[slots - 1].0;
+    scratch.truncate(slots);
+    write_row(scratch, ids, sims);
+    Ok(cut_tie)
+}
+
+/// Writes `best` (sorted, at most `ids.len()` entries) into a row's slots, padding the rest.
+fn write_row(best: &[(f32, u32)], ids: &mut [u32], sims: &mut [f32]) {
+    let filled = best.len();
+    for (slot, &(sim, id)) in best.iter().enumerate() {
         ids[slot] = id;
         sims[slot] = sim;
     }
     ids[filled..].fill(NONE);
     sims[filled..].fill(f32::NEG_INFINITY);
-    Ok(())
+}
+
+/// The exact row `i` of the table: every row's [`dot`] with row `i`, the best `ids.len()` by
+/// similarity descending and id ascending. `O(n d)`: for the rows [`canonicalise_row`] flags.
+pub(crate) fn exhaustive_row(features: &Features, i: usize, ids: &mut [u32], sims: &mut [f32]) {
+    let query = features.row(i);
+    let mut all: Vec<(f32, u32)> = (0..features.n()).map(|j| (dot(query, features.row(j)), j as u32)).collect();
+    let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    let slots = ids.len().min(all.len());
+    if slots < all.len() {
+        all.select_nth_unstable_by(slots, order);
+        all.truncate(slots);
+    }
+    all.sort_unstable_by(order);
+    write_row(&all, ids, sims);
+}
+
+/// Fills the table rows `first..` (as many as `ids` holds, `k` slots each) of an exact search
+/// from its candidates, `candidates(r)` those of the `r`-th row: each row re-ranked by [`dot`]
+/// ([`canonicalise_row`]), and searched again over every row when its candidates may cut an
+/// exact tie at the last slot ([`exhaustive_row`]), so that tied rows are kept by smallest id
+/// whatever the candidates held. Rows in parallel. Returns the number of rows searched again.
+///
+/// # Errors
+///
+/// The first candidate id outside `[-1, n)`.
+pub(crate) fn rerank_rows<I: IntoIterator<Item = i64>>(
+    features: &Features,
+    first: usize,
+    k: usize,
+    candidates: impl Fn(usize) -> I + Sync,
+    ids: &mut [u32],
+    sims: &mut [f32],
+) -> std::result::Result<usize, i64> {
+    let n = features.n();
+    let again: usize = ids
+        .par_chunks_exact_mut(k)
+        .zip(sims.par_chunks_exact_mut(k))
+        .enumerate()
+        .map_init(Vec::new, |scratch, (r, (row_ids, row_sims))| {
+            let i = first + r;
+            let query = features.row(i);
+            let cut_tie = canonicalise_row(candidates(r), n, scratch, row_ids, row_sims, |j| {
+                dot(query, features.row(j as usize))
+            })?;
+            if cut_tie {
+                exhaustive_row(features, i, row_ids, row_sims);
+            }
+            Ok(usize::from(cut_tie))
+        })
+        .sum::<std::result::Result<usize, i64>>()?;
+    Ok(again)
 }
 
 /// Inner product in a fixed order (eight interleaved partial sums, combined pairwise), so the
-/// result is the same bits on every run and thread count.
+/// result is the same bits on every run, thread count and CPU.
+///
+/// Lane `l` of eight sums the products of positions `l, l + 8, l + 16, ...` in order, each
+/// product rounded and then added (no fused multiply-add), and the lanes are combined as
+/// `((0 + 4) + (1 + 5)) + ((2 + 6) + (3 + 7))`. The search recomputes every neighbour's
+/// similarity this way (`n k` of them), so it runs on 8-wide AVX registers where the CPU has
+/// them: the same operations, lane by lane, as the portable code, hence the same bits.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (a_tail, b_tail) = (a8.remainder(), b8.remainder());
-    for (x, y) in a8.zip(b8) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx") {
+            return dot_avx(a, b);
         }
     }
-    for (l, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
-        acc[l] += x * y;
+    dot_lanes(a, b)
+}
+
+/// [`dot`] on 8-wide AVX registers: lane `l` of one register is lane `l` of [`dot_lanes`].
+/// Only called where the CPU has AVX.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)] // Calling a function compiled for a CPU feature that was detected.
+fn dot_avx(a: &[f32], b: &[f32]) -> f32 {
+    #[target_feature(enable = "avx")]
+    fn lanes(a: &[f32], b: &[f32]) -> f32 {
+        use std::arch::x86_64::{_mm256_add_ps, _mm256_mul_ps, _mm256_setr_ps, _mm256_setzero_ps, _mm256_storeu_ps};
+        let len = a.len().min(b.len());
+        let whole = len - len % 8;
+        let mut acc = _mm256_setzero_ps();
+        for (x, y) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
+            // Compiles to unaligned loads.
+            let x = _mm256_setr_ps(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]);
+            let y = _mm256_setr_ps(y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(x, y));
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: `lanes` holds the 8 floats the store writes.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        finish(lanes, &a[whole..len], &b[whole..len])
     }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+    // SAFETY: dot checked that the CPU runs AVX instructions.
+    unsafe { lanes(a, b) }
+}
+
+/// Adds the products of the tails (fewer than 8 values) to the lanes and combines them.
+#[inline(always)]
+fn finish(mut lanes: [f32; 8], a: &[f32], b: &[f32]) -> f32 {
+    for (l, (x, y)) in a.iter().zip(b).enumerate() {
+        lanes[l] += x * y;
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+}
+
+/// The arithmetic of [`dot`].
+#[inline(always)]
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let len = a.len().min(b.len());
+    let whole = len - len % 8;
+    let mut acc = [0f32; 8];
+    for (x, y) in a[..whole].chunks_exact(8).zip(b[..whole].chunks_exact(8)) {
+        let (x, y): (&[f32; 8], &[f32; 8]) = (x.try_into().expect("8"), y.try_into().expect("8"));
+        let products: [f32; 8] = std::array::from_fn(|l| x[l] * y[l]);
+        acc = std::array::from_fn(|l| acc[l] + products[l]);
+    }
+    finish(acc, &a[whole..len], &b[whole..len])
 }
 
 #[cfg(test)]
@@ -356,6 +473,39 @@ mod tests {
         assert_eq!(ids[..3], [7, 9, 1]);
         let e = canonicalise_row([10], 10, &mut Vec::new(), &mut ids[..1], &mut sims[..1], sim_of);
         assert_eq!(e, Err(10));
+        // A cut between two tied candidates is flagged: rows beyond them may tie too.
+        let flagged = canonicalise_row([7, 9, 1], 10, &mut Vec::new(), &mut ids[..1], &mut sims[..1], sim_of);
+        assert_eq!((flagged, ids[0]), (Ok(true), 7));
+        let clean = canonicalise_row([7, 9, 1], 10, &mut Vec::new(), &mut ids[..2], &mut sims[..2], sim_of);
+        assert_eq!((clean, &ids[..2]), (Ok(false), &[7, 9][..]));
+    }
+
+    /// A tie group larger than the candidates at the last slot: the rows searched again keep
+    /// the tied rows of smallest id, as an exhaustive search does.
+    #[test]
+    fn ties_beyond_the_candidates_are_settled_by_an_exhaustive_search() {
+        use crate::knn::testing::random_features;
+        // Rows 100.. are 12 copies of row 1: for row 0, a tie group of 13 around its slots.
+        let mut data = random_features(120, 16, 3).view().to_owned();
+        for i in 100..112 {
+            let copy = data.row(1).to_owned();
+            data.row_mut(i).assign(&copy);
+        }
+        let f = Features::new(data, Path::new("copies"), false).unwrap();
+        let mut all: Vec<(f32, u32)> = (0..f.n()).map(|j| (dot(f.row(0), f.row(j)), j as u32)).collect();
+        all.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let at = all.iter().position(|x| x.1 == 1).unwrap();
+        let k = at + 5; // the cut falls inside the group of 13 equal similarities
+                        // Candidates: the best k + 2 but with the group's largest ids (as a search may keep).
+        let group: Vec<u32> = all.iter().filter(|x| x.0 == all[at].0).map(|x| x.1).collect();
+        assert_eq!(group.len(), 13);
+        let mut found: Vec<i64> = all.iter().take(at).map(|x| i64::from(x.1)).collect();
+        found.extend(group.iter().rev().take(k + 2 - at).map(|&id| i64::from(id)));
+        let (mut ids, mut sims) = (vec![0; k], vec![0.0; k]);
+        let again = rerank_rows(&f, 0, k, |_| found.clone(), &mut ids, &mut sims).unwrap();
+        assert_eq!(again, 1);
+        let want: Vec<u32> = all[..k].iter().map(|x| x.1).collect();
+        assert_eq!(ids, want);
     }
 
     #[test]
@@ -364,6 +514,19 @@ mod tests {
         let b: Vec<f32> = (0..19).map(|i| 1.0 - i as f32 / 16.0).collect();
         let want: f64 = a.iter().zip(&b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
         assert!((f64::from(dot(&a, &b)) - want).abs() < 1e-5);
+        // The same bits on every path, for every length.
+        let a: Vec<f32> = (0..300).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 333.0).collect();
+        let b: Vec<f32> = (0..300).map(|i| ((i * 104_729 % 1000) as f32 - 500.0) / 777.0).collect();
+        for len in [0, 1, 7, 8, 9, 63, 256, 300] {
+            let (x, y) = (&a[..len], &b[..len]);
+            let mut acc = [0f32; 8];
+            for i in 0..len {
+                acc[i % 8] += x[i] * y[i];
+            }
+            let want = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+            assert_eq!(dot(x, y).to_bits(), want.to_bits(), "length {len}");
+            assert_eq!(dot_lanes(x, y).to_bits(), want.to_bits(), "length {len}");
+        }
     }
 
     #[test]

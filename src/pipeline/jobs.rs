@@ -56,8 +56,12 @@ impl KnnJobOutput {
             .iter()
             .filter_map(|(name, value)| value.map(|v| format!(" {name}={v}")))
             .collect();
+        let speed = match self.search.search_gflops() {
+            Some(gflops) => format!(" at {gflops:.0} GFLOPS"),
+            None => String::new(),
+        };
         let mut s = format!(
-            "{} rows, k={}, index {}{params}: k-NN table written to {} in {:.2}s (index {:.2}s, search {:.2}s)",
+            "{} rows, k={}, index {}{params}: k-NN table written to {} in {:.2}s (index {:.2}s, search {:.2}s{speed})",
             self.n,
             self.k,
             r.index,
@@ -69,6 +73,10 @@ impl KnnJobOutput {
         if let Some(recall) = &self.recall {
             s.push('\n');
             s.push_str(&recall.summary());
+        }
+        if let Some(line) = self.search.device.summary() {
+            s.push('\n');
+            s.push_str(&line);
         }
         s
     }

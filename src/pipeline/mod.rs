@@ -30,7 +30,7 @@ use crate::features::Features;
 use crate::infomap::Rates;
 use crate::knn::{check_recall, Knn, Quantizer};
 use crate::measure::Stages;
-use crate::report::{InputReport, Report};
+use crate::report::{InputReport, KnnSpeed, Report};
 use crate::state::{NewState, PendingState, StateParams, StateTarget, TableNetwork};
 use crate::threshold::auto_min_sim;
 
@@ -135,7 +135,9 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
     let p = &mut report.peak_rss_bytes_by_stage;
     (p.load, p.knn, p.recall) = (peak_rss.load, peak_rss.knn, peak_rss.recall);
     report.peak_rss_bytes = stages.peak_rss();
+    report.knn_speed = search.as_ref().map(KnnSpeed::new);
     report.recall = recall;
+    report.device = search.map(|s| s.device);
     Ok(RunOutput { labels: clustering.labels, report, state })
 }
 

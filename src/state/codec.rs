@@ -8,7 +8,8 @@
 //!     16     8  generation that wrote the file (u64)
 //!     24     8  records (u64): rows, k-NN records, nodes, or lists
 //!     32     8  a (u64): rows: dimension; k-NN: k; quantizer: dimension
-//!     40     8  b (u64): rows: 1 when each row's list follows; quantizer: probes in all
+//!     40     8  b (u64): rows: 2 when each row's list and second list follow (0: none);
+//!                  quantizer: probes in all
 //!     48    16  zero
 //! ```
 //!

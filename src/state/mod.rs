@@ -8,7 +8,8 @@
 //!                         generation, cluster id counter, and the files below (renamed last)
 //! STATE/lock              locked while a process writes the state
 //! STATE/rows-G.bin        feature rows (unit length) added by generation G, with their
-//!                         inverted lists when the search was an IVFJoin; never rewritten
+//!                         inverted lists and second lists when the search was an IVFJoin;
+//!                         never rewritten
 //! STATE/knn-G.bin         k-NN rows: a base (every row) or a patch (rows added or changed
 //!                         by generation G), applied in the manifest's order
 //! STATE/nodes-G.bin       every row's Infomap module, cluster id and flow (rates), as of G
@@ -48,7 +49,7 @@ use mapped::Array;
 /// The `format` of every state's manifest.
 pub const FORMAT: &str = "face-cluster state";
 /// The state format version this build reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The manifest's file name.
 pub const MANIFEST: &str = "state.json";
 /// The lock file's name.
@@ -309,7 +310,7 @@ impl StateTarget {
         let n = state.modules.len();
         let g = self.generation;
         let mut files = Vec::new();
-        let lists = state.quantizer.map(|q| q.lists());
+        let lists = state.quantizer.map(|q| (q.lists(), q.seconds()));
         let rows = write_rows(&self.dir, g, state.dim, [state.features], lists, &mut files)?;
         let all: Vec<u32> = (0..n as u32).collect();
         let knn = write_knn(&self.dir, g, &all, state.knn, &mut files)?;
@@ -399,14 +400,14 @@ impl State {
             }
         }
         let has_lists = manifest.files.quantizer.is_some();
-        let ((features, lists), table) =
+        let ((features, lists, seconds), table) =
             rayon::join(|| read_rows(dir, &manifest, has_lists, extra_rows), || read_knn(dir, &manifest, extra_rows));
         let features = features?;
         let table = table?;
         let (modules, clusters, mut rates) = read_nodes(dir, &manifest)?;
         rates.reserve(extra_rows);
         let quantizer = match &manifest.files.quantizer {
-            Some(entry) => Some(read_quantizer(dir, entry, dim, lists)?),
+            Some(entry) => Some(read_quantizer(dir, entry, dim, lists, seconds)?),
             None => None,
         };
         if let Some(bad) = modules.iter().find(|&&m| m as usize >= n) {
@@ -465,7 +466,7 @@ impl State {
 
     /// Writes the state as it now is in memory, after `change`, as new files for
     /// [`PendingState::commit`]: the rows appended, the k-NN rows added or patched (or a new
-    /// base, once the patches would hold [`KNN_PATCH_SHARE`] of the base's rows), the per-row
+    /// base, once the patches would hold half the base's rows), the per-row
     /// arrays and the manifest. Stray files of an interrupted write are removed first.
     ///
     /// # Errors
@@ -478,7 +479,7 @@ impl State {
         let mut manifest = self.manifest.clone();
         let mut files = Vec::new();
         let mut remove = Vec::new();
-        let lists = self.quantizer.as_ref().map(|q| q.lists());
+        let lists = self.quantizer.as_ref().map(|q| (q.lists(), q.seconds()));
         // Rows: the new ones in a file of their own, or all in one when files pile up.
         if manifest.files.rows.len() >= MAX_ROW_FILES {
             remove.extend(manifest.files.rows.drain(..).map(|e| e.name));
@@ -486,7 +487,7 @@ impl State {
             manifest.files.rows.push(write_rows(&self.dir, g, dim, all, lists, &mut files)?);
         } else if n > change.rows_before {
             let new = self.features.values_from(change.rows_before);
-            let new_lists = lists.map(|l| &l[change.rows_before..]);
+            let new_lists = lists.map(|(l, s)| (&l[change.rows_before..], &s[change.rows_before..]));
             manifest.files.rows.push(write_rows(&self.dir, g, dim, new, new_lists, &mut files)?);
         }
         // k-NN rows: a patch of the changed and new rows, or a new base.
@@ -653,43 +654,59 @@ fn write_rows<'a>(
     g: u64,
     dim: usize,
     features: impl IntoIterator<Item = &'a [f32]>,
-    lists: Option<&[u32]>,
+    lists: Option<(&[u32], &[u32])>,
     files: &mut Vec<AtomicFile>,
 ) -> Result<FileEntry> {
     let name = format!("rows-{g}.bin");
     let features: Vec<&[f32]> = features.into_iter().collect();
     let rows = (features.iter().map(|f| f.len()).sum::<usize>() / dim) as u64;
-    let mut w = Writer::create(&dir.join(&name), header(Kind::Rows, g, rows, dim as u64, u64::from(lists.is_some())))?;
+    let mut w =
+        Writer::create(&dir.join(&name), header(Kind::Rows, g, rows, dim as u64, lists_field(lists.is_some())))?;
     for values in features {
         w.put(values)?;
     }
-    if let Some(lists) = lists {
+    if let Some((lists, seconds)) = lists {
         w.put(lists)?;
+        w.put(seconds)?;
     }
     files.push(w.finish()?);
-    let row_bytes = dim as u64 * 4 + if lists.is_some() { 4 } else { 0 };
+    let row_bytes = dim as u64 * 4 + if lists.is_some() { 8 } else { 0 };
     Ok(entry(name, rows, file_bytes(rows, row_bytes)))
 }
 
-fn read_rows(dir: &Path, manifest: &Manifest, has_lists: bool, extra_rows: usize) -> (Result<Rows>, Vec<u32>) {
+/// The `b` field of a rows file's header: 2 when each row's list and second list follow.
+fn lists_field(has_lists: bool) -> u64 {
+    if has_lists {
+        2
+    } else {
+        0
+    }
+}
+
+/// The feature rows, and each row's list and second list (empty without a quantizer).
+type ReadRows = (Result<Rows>, Vec<u32>, Vec<u32>);
+
+fn read_rows(dir: &Path, manifest: &Manifest, has_lists: bool, extra_rows: usize) -> ReadRows {
     let dim = manifest.dim;
     let mut rows = Rows::new(dim);
-    let mut lists: Vec<u32> = Vec::new();
+    let (mut lists, mut seconds): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
     let mut read = || -> Result<()> {
         if has_lists {
             lists.reserve_exact(manifest.rows + extra_rows);
+            seconds.reserve_exact(manifest.rows + extra_rows);
         }
         let mut count = 0u64;
         for e in &manifest.files.rows {
-            let row_bytes = dim as u64 * 4 + if has_lists { 4 } else { 0 };
+            let row_bytes = dim as u64 * 4 + if has_lists { 8 } else { 0 };
             let path = dir.join(&e.name);
             let (mut r, h) = Reader::open(&path, Kind::Rows, VERSION, file_bytes(e.records, row_bytes))?;
-            if h.records != e.records || h.a != dim as u64 || h.b != u64::from(has_lists) {
+            if h.records != e.records || h.a != dim as u64 || h.b != lists_field(has_lists) {
                 return Err(mismatch(&path));
             }
             rows.push(Array::read(&mut r, e.records as usize * dim)?);
             if has_lists {
                 r.get(e.records as usize, &mut lists)?;
+                r.get(e.records as usize, &mut seconds)?;
             }
             r.finish()?;
             count += e.records;
@@ -703,7 +720,7 @@ fn read_rows(dir: &Path, manifest: &Manifest, has_lists: bool, extra_rows: usize
         Ok(())
     };
     let result = read();
-    (result.map(|()| rows), lists)
+    (result.map(|()| rows), lists, seconds)
 }
 
 fn mismatch(path: &Path) -> Error {
@@ -746,7 +763,7 @@ fn read_knn(dir: &Path, manifest: &Manifest, extra_rows: usize) -> Result<Table>
         let mut next = table.n();
         for (at_record, &i) in rows.iter().enumerate() {
             let i = i as usize;
-            let in_order = if at == 0 { i == at_record } else { i < next || i == next };
+            let in_order = if at == 0 { i == at_record } else { i <= next };
             if !in_order || i >= n {
                 return Err(Error::format(&path, "records out of order; the state is damaged"));
             }
@@ -834,7 +851,7 @@ fn write_quantizer(dir: &Path, g: u64, q: &Quantizer, files: &mut Vec<AtomicFile
     Ok(entry(name, nlist as u64, bytes))
 }
 
-fn read_quantizer(dir: &Path, e: &FileEntry, dim: usize, lists: Vec<u32>) -> Result<Quantizer> {
+fn read_quantizer(dir: &Path, e: &FileEntry, dim: usize, lists: Vec<u32>, seconds: Vec<u32>) -> Result<Quantizer> {
     let path = dir.join(&e.name);
     let nlist = e.records as usize;
     let (mut r, h) = Reader::open(&path, Kind::Quantizer, VERSION, e.bytes)?;
@@ -855,7 +872,7 @@ fn read_quantizer(dir: &Path, e: &FileEntry, dim: usize, lists: Vec<u32>) -> Res
         return Err(Error::format(&path, "probe sets out of order; the state is damaged"));
     }
     let sets: Vec<Vec<u32>> = offsets.windows(2).map(|w| probes[w[0] as usize..w[1] as usize].to_vec()).collect();
-    Quantizer::new(dim, centroids, &sets, lists)
+    Quantizer::new(dim, centroids, &sets, lists, seconds)
         .map_err(|problem| Error::format(&path, format!("{problem}; the state is damaged")))
 }
 

@@ -176,7 +176,7 @@ fn foreign_old_damaged_and_locked_states_are_one_line_errors() {
     assert!(error(&dir).ends_with("state.json: not a face-cluster state manifest (not JSON)"));
     fs::write(dir.join("state.json"), "{\"format\": \"face-cluster state\", \"version\": 0}").unwrap();
     assert!(error(&dir).ends_with(
-        "state.json: state format version 0; this face-cluster reads version 1 (save the clustering again)"
+        "state.json: state format version 0; this face-cluster reads version 2 (save the clustering again)"
     ));
     // A folder holding other files is not overwritten; one holding a state is.
     let e = StateTarget::prepare(&dir).unwrap_err().to_string();

@@ -336,6 +336,9 @@ struct Relink {
     links_removed: usize,
 }
 
+/// A row whose links changed: the row, its old links and its new ones.
+type LinkChange = (usize, Vec<(u32, f64)>, Vec<(u32, f64)>);
+
 /// Merges the added rows into the old rows' k-NN rows they enter, appends the added rows'
 /// own, and tells the flow every change of links.
 fn relink(state: &mut State, n_old: usize, added: &crate::knn::Added) -> Relink {
@@ -378,7 +381,7 @@ fn relink(state: &mut State, n_old: usize, added: &crate::knn::Added) -> Relink 
     let mut affected = Vec::new();
     let (mut old_links, mut new_links) = (Vec::new(), Vec::new());
     let (mut links_added, mut links_removed) = (0, 0);
-    let mut changes: Vec<(usize, Vec<(u32, f64)>, Vec<(u32, f64)>)> = Vec::new();
+    let mut changes: Vec<LinkChange> = Vec::new();
     for (&i, (ids, sims)) in patched.iter().zip(&before) {
         let i = i as usize;
         old_links.clear();

@@ -104,7 +104,7 @@ fn states_that_are_not_ours_and_bad_requests_are_one_line_errors() {
     assert_error(
         &s.run(&["add", "foreign", "feats.npy"]),
         1,
-        &["foreign/state.json: state format version 7; this face-cluster reads version 1"],
+        &["foreign/state.json: state format version 7; this face-cluster reads version 2"],
     );
     // --save needs features, a row-local rule, and a folder that is empty or a state.
     s.run(&["knn", "feats.npy", "-k", "5", "-o", "knn.npz"]);

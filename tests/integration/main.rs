@@ -8,6 +8,7 @@ mod bad_input;
 mod common;
 mod determinism;
 mod fuzz;
+mod gpu;
 mod interrupt;
 mod oracle;
 mod quality;
