@@ -11,7 +11,8 @@
 # quality: saves base.npy with --save (WORK/state), adds every batch in turn (the last one with
 #   --check-drift, which also re-optimises every row from the same start and reports the
 #   codelength), scoring all rows after each against labels-NN.meta, then runs the main job on
-#   all.npy (the full run). Reports go to WORK/*.json; a Markdown table to stdout.
+#   all.npy (the full run), and again at the state's min_sim (the full run at the same
+#   threshold, when min_sim is auto). Reports go to WORK/*.json; a Markdown table to stdout.
 # speed: copies BASE_STATE (a state saved from base.npy) to WORK/state and adds BATCH (a file
 #   in DATA) REPEATS times (default 3), from a fresh copy each time, printing each run's time
 #   by stage (from --report).
@@ -70,6 +71,12 @@ quality)
     last=$(printf '%02d' "$batches")
     timed full "$bin" "$data/all.npy" "$@" --labels "$data/labels-$last.meta" --report "$work/full.json" \
         -o "$work/labels-full.txt" -q
+    # The same at the state's threshold: with --min-sim auto the full run resolves its own on
+    # all rows, a different network; at the same threshold the codelengths compare directly.
+    min_sim=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["params"]["min_sim"])' \
+        "$work/state/state.json")
+    timed full-fixed "$bin" "$data/all.npy" "$@" --min-sim "$min_sim" --labels "$data/labels-$last.meta" \
+        --report "$work/full-fixed.json" -o "$work/labels-full-fixed.txt" -q
     python3 "$here/table.py" quality "$work"
     ;;
 speed)

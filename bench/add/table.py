@@ -25,7 +25,7 @@ def quality(work):
     print("| step | rows | s | pairwise F | BCubed F | codelength bits | clusters | load before, after |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     e = save["eval"]
-    print(f"| save (main job) | {save['input']['n']:,} | {save['timings_secs']['total']:.2f} | "
+    print(f"| save (main job, min_sim {save['params']['min_sim']:.4f}) | {save['input']['n']:,} | {save['timings_secs']['total']:.2f} | "
           f"{100 * e['pairwise']['f']:.2f} | {100 * e['bcubed']['f']:.2f} | {save['infomap']['codelength_bits']:.6f} | "
           f"{save['clusters']:,} | {load.get('save', '')} |")
     for i, a in enumerate(adds, 1):
@@ -33,16 +33,23 @@ def quality(work):
         print(f"| add {i} | {a['rows']:,} | {a['timings_secs']['total']:.2f} | {100 * e['pairwise']['f']:.2f} | "
               f"{100 * e['bcubed']['f']:.2f} | {a['infomap']['codelength_bits']:.6f} | {a['clusters']['clusters']:,} | "
               f"{load.get(f'add-{i:02d}', '')} |")
-    e = full["eval"]
-    print(f"| full run | {full['input']['n']:,} | {full['timings_secs']['total']:.2f} | {100 * e['pairwise']['f']:.2f} | "
-          f"{100 * e['bcubed']['f']:.2f} | {full['infomap']['codelength_bits']:.6f} | {full['clusters']:,} | "
-          f"{load.get('full', '')} |")
+    fixed_path = os.path.join(work, "full-fixed.json")
+    fulls = [("full run", "full", full)]
+    if os.path.exists(fixed_path):
+        fulls.append(("full run at the state's min_sim", "full-fixed", json.load(open(fixed_path))))
+    for title, key, f in fulls:
+        e = f["eval"]
+        print(f"| {title} ({f['params']['min_sim']:.4f}) | {f['input']['n']:,} | {f['timings_secs']['total']:.2f} | "
+              f"{100 * e['pairwise']['f']:.2f} | {100 * e['bcubed']['f']:.2f} | {f['infomap']['codelength_bits']:.6f} | "
+              f"{f['clusters']:,} | {load.get(key, '')} |")
     last = adds[-1]
-    le, fe = last["eval"], full["eval"]
+    le = last["eval"]
     print()
-    print(f"after the last batch - full run: pairwise F {100 * (le['pairwise']['f'] - fe['pairwise']['f']):+.2f} points, "
-          f"BCubed F {100 * (le['bcubed']['f'] - fe['bcubed']['f']):+.2f} points, codelength "
-          f"{100 * (last['infomap']['codelength_bits'] / full['infomap']['codelength_bits'] - 1):+.3f}%")
+    for title, _, f in fulls:
+        fe = f["eval"]
+        print(f"after the last batch - {title}: pairwise F {100 * (le['pairwise']['f'] - fe['pairwise']['f']):+.2f} "
+              f"points, BCubed F {100 * (le['bcubed']['f'] - fe['bcubed']['f']):+.2f} points, codelength "
+              f"{100 * (last['infomap']['codelength_bits'] / f['infomap']['codelength_bits'] - 1):+.3f}%")
     d = last.get("drift")
     if d:
         print(f"drift check on the last batch: update {d['update_codelength_bits']:.6f} bits, fresh optimisation "
