@@ -1,8 +1,8 @@
 //! `face-cluster add` (issue 15): one batch of 1,000 rows added to a saved clustering of
 //! 20,000 and of 100,000 rows, on the synthetic face-like sets of `face-cluster synth` (256-d,
 //! seed 1, rows shuffled so that a batch holds faces of many identities, as a camera roll
-//! does), with the main job's defaults (k = 50, `--min-sim auto`, `--index auto`: `Flat` at
-//! 20,000 rows, the `IVFJoin` at 100,000).
+//! does), with the main job's defaults (k = 50, `--min-sim auto`, `--index auto`:
+//! `IVFJoin128` at 20,000 rows, `IVFJoin1024` at 100,000; nprobe 4).
 //!
 //! Each iteration runs [`update::add`] on the saved state, every stage from reading the state
 //! to writing its new files, and drops the result uncommitted (the temporary files go, the
