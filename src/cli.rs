@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use face_cluster::config::{MinSim, Similarity, K};
 use face_cluster::sweep::{parse_ks, parse_min_sim_grid};
-use face_cluster::synth::SynthConfig;
 
 /// Cluster face embeddings into identities: faiss k-NN graph + two-level Infomap.
 ///
@@ -591,77 +590,176 @@ pub struct SweepArgs {
     pub plot: Option<PathBuf>,
 }
 
-/// `face-cluster synth`: every parameter of the generator, with the library's defaults.
+/// `face-cluster synth`: every parameter of the generator. A knob not given takes the value of
+/// `--family` when one is given, else the library's default (shown as `[default: ...]`).
 #[derive(Debug, Args)]
-#[command(after_help = "Example: face-cluster synth --n 1000000 --dim 256 --seed 1 -o synth-1m")]
+#[command(after_help = "Examples:\n  face-cluster synth --n 1000000 --dim 256 --seed 1 -o synth-1m\n  \
+                        face-cluster synth --family mixed --n 20000 --seed 1 -o mixed\n  \
+                        face-cluster synth --dup-fraction 0.3 --session-mean-size 20 -o dups")]
 pub struct SynthArgs {
     /// Output folder (created if missing): feats.npy, feats.bin, labels.meta and sources.meta.
     #[arg(short, long, value_name = "DIR", required = true)]
     pub output: PathBuf,
 
-    /// Rows (images).
-    #[arg(long, default_value_t = SynthConfig::default().n)]
-    pub n: usize,
+    /// A preset of the harder families (the base model with some knobs set); knobs given beside
+    /// it override its values.
+    #[arg(long, value_name = "NAME")]
+    pub family: Option<FamilyArg>,
 
-    /// Embedding dimension.
-    #[arg(long, default_value_t = SynthConfig::default().dim)]
-    pub dim: usize,
+    /// Also write DIR/kinds.meta: the kind of every row (0 an image, 1 a near-duplicate, 2
+    /// junk, 3 mislabelled).
+    #[arg(long)]
+    pub kinds: bool,
 
-    /// Random seed: the same seed and parameters give the same files.
-    #[arg(long, default_value_t = SynthConfig::default().seed)]
-    pub seed: u64,
+    /// Rows (images). [default: 100000]
+    #[arg(long)]
+    pub n: Option<usize>,
 
-    /// Mean images per identity (identity sizes are lognormal).
-    #[arg(long, default_value_t = SynthConfig::default().mean_identity_size)]
-    pub mean_identity_size: f64,
+    /// Embedding dimension. [default: 256]
+    #[arg(long)]
+    pub dim: Option<usize>,
 
-    /// Spread of identity sizes: standard deviation of ln(size).
-    #[arg(long, default_value_t = SynthConfig::default().identity_size_sigma)]
-    pub identity_size_sigma: f64,
+    /// Random seed: the same seed and parameters give the same files. [default: 123]
+    #[arg(long)]
+    pub seed: Option<u64>,
 
-    /// Median noise of an image around its identity's centre (cosine to it about
-    /// 1/sqrt(1+noise²)).
-    #[arg(long, default_value_t = SynthConfig::default().noise)]
-    pub noise: f64,
+    /// Mean images per identity (identity sizes are lognormal). [default: 68]
+    #[arg(long)]
+    pub mean_identity_size: Option<f64>,
 
-    /// Spread of image quality: standard deviation of ln(noise) across images.
-    #[arg(long, default_value_t = SynthConfig::default().quality_sigma)]
-    pub quality_sigma: f64,
+    /// Spread of identity sizes: standard deviation of ln(size). [default: 0.8]
+    #[arg(long)]
+    pub identity_size_sigma: Option<f64>,
+
+    /// Median noise of an image around its identity's (or session's) centre (cosine to it
+    /// about 1/sqrt(1+noise²)). [default: 0.6]
+    #[arg(long)]
+    pub noise: Option<f64>,
+
+    /// Spread of image quality: standard deviation of ln(noise) across images. [default: 0.3]
+    #[arg(long)]
+    pub quality_sigma: Option<f64>,
 
     /// Attribute groups (sex, age band, ethnicity): identities of one group share part of
-    /// their centre.
-    #[arg(long, default_value_t = SynthConfig::default().groups)]
-    pub groups: usize,
+    /// their centre. [default: 32]
+    #[arg(long)]
+    pub groups: Option<usize>,
 
-    /// Cosine between the centres of two identities of one group.
-    #[arg(long, default_value_t = SynthConfig::default().group_sim)]
-    pub group_sim: f64,
+    /// Cosine between the centres of two identities of one group. [default: 0.3]
+    #[arg(long)]
+    pub group_sim: Option<f64>,
 
-    /// Share of identities placed near an earlier identity (look-alikes).
-    #[arg(long, default_value_t = SynthConfig::default().lookalike_fraction)]
-    pub lookalike_fraction: f64,
+    /// Share of identities placed near an earlier identity (look-alikes). [default: 0.1]
+    #[arg(long)]
+    pub lookalike_fraction: Option<f64>,
 
-    /// Smallest cosine between a look-alike's centre and its model's.
-    #[arg(long, default_value_t = SynthConfig::default().lookalike_min_sim, allow_hyphen_values = true)]
-    pub lookalike_min_sim: f64,
+    /// Smallest cosine between a look-alike's centre and its model's. [default: 0.5]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lookalike_min_sim: Option<f64>,
 
-    /// Largest cosine between a look-alike's centre and its model's.
-    #[arg(long, default_value_t = SynthConfig::default().lookalike_max_sim, allow_hyphen_values = true)]
-    pub lookalike_max_sim: f64,
+    /// Largest cosine between a look-alike's centre and its model's. [default: 0.75]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lookalike_max_sim: Option<f64>,
 
-    /// Share of rows that are random vectors keeping their identity's label.
-    #[arg(long, default_value_t = SynthConfig::default().junk_fraction)]
-    pub junk_fraction: f64,
+    /// Share of rows that are junk (random vectors) keeping their identity's label.
+    /// [default: 0.01]
+    #[arg(long)]
+    pub junk_fraction: Option<f64>,
 
     /// Share of rows that are images of another identity carrying this identity's label.
-    #[arg(long, default_value_t = SynthConfig::default().mislabel_fraction)]
-    pub mislabel_fraction: f64,
+    /// [default: 0.02]
+    #[arg(long)]
+    pub mislabel_fraction: Option<f64>,
+
+    /// Heavy head: the first H identities get sizes log-uniform in --head-min-size ..
+    /// --head-max-size (celebrities, an album's owner); the other rows get lognormal sizes.
+    /// [default: 0]
+    #[arg(long, value_name = "H")]
+    pub head_identities: Option<usize>,
+
+    /// Smallest head identity (and album identity). [default: 300]
+    #[arg(long)]
+    pub head_min_size: Option<usize>,
+
+    /// Largest head identity (and album identity). [default: 2000]
+    #[arg(long)]
+    pub head_max_size: Option<usize>,
+
+    /// A closed album: exactly this many identities, all of log-uniform size in
+    /// --head-min-size .. --head-max-size; --n is then ignored (rows are their sum); 0 is off.
+    /// [default: 0]
+    #[arg(long)]
+    pub identities_total: Option<usize>,
+
+    /// Photo sessions: an identity's images come in sessions of geometric size with this mean,
+    /// each around its own centre; 0 is off. [default: 0]
+    #[arg(long)]
+    pub session_mean_size: Option<f64>,
+
+    /// Spread of a session's centre around its identity's: images of two sessions meet at
+    /// about 1/((1+noise²)(1+session_noise²)), of one session 1/(1+noise²). [default: 0.5]
+    #[arg(long)]
+    pub session_noise: Option<f64>,
+
+    /// Share of each identity's rows that are near-duplicates (the same photo re-encoded) of
+    /// its other rows, in bursts; 0 is off. [default: 0]
+    #[arg(long)]
+    pub dup_fraction: Option<f64>,
+
+    /// Mean size of a burst of near-duplicates of one photo (geometric). [default: 5]
+    #[arg(long)]
+    pub dup_burst_mean: Option<f64>,
+
+    /// Largest noise of a near-duplicate around its photo, drawn uniformly from 0 to this
+    /// (cosine to it about 1/sqrt(1+d²): at least 0.98 for 0.2). [default: 0.2]
+    #[arg(long)]
+    pub dup_noise_max: Option<f64>,
+
+    /// Share of the junk rows drawn around one shared junk centre instead of uniformly
+    /// (non-faces a model maps near one direction). [default: 0]
+    #[arg(long)]
+    pub junk_clustered: Option<f64>,
+
+    /// Noise of clustered junk around its centre: two such rows meet at about
+    /// 1/(1+junk_noise²). [default: 1.4]
+    #[arg(long)]
+    pub junk_noise: Option<f64>,
+
+    /// dlib-like compressed similarity scale: cosine c becomes about common_sim + (1 -
+    /// common_sim) c (dlib: 0.85); 0 is off. [default: 0]
+    #[arg(long, value_name = "RHO")]
+    pub common_sim: Option<f64>,
+
+    /// Per-row spread of --common-sim: each row's is uniform in common_sim ± this.
+    /// [default: 0]
+    #[arg(long)]
+    pub common_sim_spread: Option<f64>,
+}
+
+/// `face-cluster synth --family`: the presets of [`face_cluster::synth::Family`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FamilyArg {
+    /// 10 identities of 300-3000 rows, then a tail of mean 30; sessions of 20.
+    Head,
+    /// Sessions of 20; 30% of rows near-duplicates in bursts of 8.
+    Dups,
+    /// 10% junk, half of it around one junk centre.
+    Junk,
+    /// The base model, 128-d, 10,000 rows, on dlib's scale (common_sim 0.85 ± 0.03).
+    Dlib,
+    /// 24 people of 22-936 photos, sessions, 25% near-duplicates, dlib's scale, 128-d.
+    Album,
+    /// The head family with sessions of 60 and session noise 0.6.
+    Sessions,
+    /// Head, sessions, 20% near-duplicates, 5% junk (half clustered).
+    Mixed,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use face_cluster::synth::SynthConfig;
 
     fn values(grid: &MinSimGrid) -> (Vec<f32>, bool) {
         (grid.values.iter().map(|v| v.get()).collect(), grid.auto)
@@ -736,13 +834,47 @@ mod tests {
     fn synth_defaults_are_the_library_defaults() {
         let cli = Cli::try_parse_from(["face-cluster", "synth", "-o", "out"]).unwrap();
         let Some(Command::Synth(args)) = cli.command else { panic!("not synth") };
-        let d = SynthConfig::default();
-        assert_eq!((args.n, args.dim, args.seed), (d.n, d.dim, d.seed));
-        assert_eq!(
-            (args.noise, args.junk_fraction, args.lookalike_max_sim),
-            (d.noise, d.junk_fraction, d.lookalike_max_sim)
-        );
+        assert_eq!(SynthConfig::from(&args), SynthConfig::default());
         assert!(Cli::try_parse_from(["face-cluster", "synth"]).is_err(), "-o is required");
+    }
+
+    #[test]
+    fn synth_help_shows_the_library_defaults() {
+        // Every knob is an Option (so that a family can tell a given knob from a default), so
+        // its default is written in its help: check each against SynthConfig::default().
+        let defaults = serde_json::to_value(SynthConfig::default()).unwrap();
+        let mut command = Cli::command();
+        let synth = command.find_subcommand_mut("synth").unwrap();
+        let mut checked = 0;
+        for arg in synth.get_arguments() {
+            let Some(value) = defaults.get(arg.get_id().as_str()) else { continue };
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let shown = help.split("[default: ").nth(1).and_then(|r| r.split(']').next());
+            let shown: f64 =
+                shown.unwrap_or_else(|| panic!("--{}: no default in {help:?}", arg.get_id())).parse().unwrap();
+            assert_eq!(shown, value.as_f64().unwrap(), "--{}", arg.get_id());
+            checked += 1;
+        }
+        assert_eq!(checked, defaults.as_object().unwrap().len(), "every knob is an option");
+    }
+
+    #[test]
+    fn synth_family_values_yield_to_given_knobs() {
+        let parse = |extra: &[&str]| {
+            let args = ["face-cluster", "synth", "-o", "out"].iter().chain(extra).copied();
+            let Some(Command::Synth(args)) = Cli::try_parse_from(args).unwrap().command else { panic!("not synth") };
+            SynthConfig::from(&args)
+        };
+        let dlib = face_cluster::synth::Family::Dlib.config();
+        assert_eq!(parse(&["--family", "dlib"]), dlib);
+        assert_eq!(
+            parse(&["--family", "dlib", "--n", "20000", "--seed", "1"]),
+            SynthConfig { n: 20_000, seed: 1, ..dlib }
+        );
+        assert_eq!(parse(&["--dup-fraction", "0.3"]), SynthConfig { dup_fraction: 0.3, ..SynthConfig::default() });
+        for family in face_cluster::synth::Family::ALL {
+            assert_eq!(parse(&["--family", family.name()]), family.config(), "{family}");
+        }
     }
 
     #[test]

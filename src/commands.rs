@@ -211,7 +211,7 @@ fn sweep(args: &SweepArgs, stages: &mut Stages<'_>) -> Result<()> {
 
 /// `face-cluster synth`: draw a data set and write its files.
 fn synth(args: &SynthArgs, progress: &StderrProgress, stages: &mut Stages<'_>) -> Result<()> {
-    let done = synth::write_synth(&SynthConfig::from(args), &args.output, stages)?;
+    let done = synth::write_synth(&SynthConfig::from(args), &args.output, args.kinds, stages)?;
     progress.note(&done.summary());
     Ok(())
 }

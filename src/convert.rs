@@ -9,12 +9,12 @@ use face_cluster::error::{Error, Param, Result};
 use face_cluster::infomap::FlowModel;
 use face_cluster::pipeline::{KnnJob, NetworkJob};
 use face_cluster::sweep::{Grid, SweepConfig};
-use face_cluster::synth::SynthConfig;
+use face_cluster::synth::{Family, SynthConfig};
 use face_cluster::update::{AddJob, Scope};
 
 use crate::cli::{
-    AddArgs, DeviceArg, EdgesArg, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, LonelyArg,
-    OptimizerArgs, PresetArg, RunArgs, StrategyArgs, SweepArgs, Switch, SynthArgs, WeightsArg,
+    AddArgs, DeviceArg, EdgesArg, FamilyArg, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs,
+    LonelyArg, OptimizerArgs, PresetArg, RunArgs, StrategyArgs, SweepArgs, Switch, SynthArgs, WeightsArg,
 };
 
 impl TryFrom<&FeatureArgs> for LoadOptions {
@@ -258,25 +258,53 @@ impl TryFrom<&InfomapArgs> for NetworkJob {
     }
 }
 
-/// `face-cluster synth`: every parameter, checked by [`SynthConfig::validate`] when the data is
-/// drawn.
+/// `face-cluster synth`: the family's values (or the defaults), then every knob given, checked
+/// by [`SynthConfig::validate`] when the data is drawn.
 impl From<&SynthArgs> for SynthConfig {
     fn from(args: &SynthArgs) -> Self {
+        let base = args.family.map_or_else(SynthConfig::default, |f| Family::from(f).config());
         SynthConfig {
-            n: args.n,
-            dim: args.dim,
-            seed: args.seed,
-            mean_identity_size: args.mean_identity_size,
-            identity_size_sigma: args.identity_size_sigma,
-            noise: args.noise,
-            quality_sigma: args.quality_sigma,
-            groups: args.groups,
-            group_sim: args.group_sim,
-            lookalike_fraction: args.lookalike_fraction,
-            lookalike_min_sim: args.lookalike_min_sim,
-            lookalike_max_sim: args.lookalike_max_sim,
-            junk_fraction: args.junk_fraction,
-            mislabel_fraction: args.mislabel_fraction,
+            n: args.n.unwrap_or(base.n),
+            dim: args.dim.unwrap_or(base.dim),
+            seed: args.seed.unwrap_or(base.seed),
+            mean_identity_size: args.mean_identity_size.unwrap_or(base.mean_identity_size),
+            identity_size_sigma: args.identity_size_sigma.unwrap_or(base.identity_size_sigma),
+            noise: args.noise.unwrap_or(base.noise),
+            quality_sigma: args.quality_sigma.unwrap_or(base.quality_sigma),
+            groups: args.groups.unwrap_or(base.groups),
+            group_sim: args.group_sim.unwrap_or(base.group_sim),
+            lookalike_fraction: args.lookalike_fraction.unwrap_or(base.lookalike_fraction),
+            lookalike_min_sim: args.lookalike_min_sim.unwrap_or(base.lookalike_min_sim),
+            lookalike_max_sim: args.lookalike_max_sim.unwrap_or(base.lookalike_max_sim),
+            junk_fraction: args.junk_fraction.unwrap_or(base.junk_fraction),
+            mislabel_fraction: args.mislabel_fraction.unwrap_or(base.mislabel_fraction),
+            head_identities: args.head_identities.unwrap_or(base.head_identities),
+            head_min_size: args.head_min_size.unwrap_or(base.head_min_size),
+            head_max_size: args.head_max_size.unwrap_or(base.head_max_size),
+            identities_total: args.identities_total.unwrap_or(base.identities_total),
+            session_mean_size: args.session_mean_size.unwrap_or(base.session_mean_size),
+            session_noise: args.session_noise.unwrap_or(base.session_noise),
+            dup_fraction: args.dup_fraction.unwrap_or(base.dup_fraction),
+            dup_burst_mean: args.dup_burst_mean.unwrap_or(base.dup_burst_mean),
+            dup_noise_max: args.dup_noise_max.unwrap_or(base.dup_noise_max),
+            junk_clustered: args.junk_clustered.unwrap_or(base.junk_clustered),
+            junk_noise: args.junk_noise.unwrap_or(base.junk_noise),
+            common_sim: args.common_sim.unwrap_or(base.common_sim),
+            common_sim_spread: args.common_sim_spread.unwrap_or(base.common_sim_spread),
+        }
+    }
+}
+
+impl From<FamilyArg> for Family {
+    fn from(arg: FamilyArg) -> Self {
+        match arg {
+            FamilyArg::Head => Family::Head,
+            FamilyArg::Dups => Family::Dups,
+            FamilyArg::Junk => Family::Junk,
+            FamilyArg::Dlib => Family::Dlib,
+            FamilyArg::Album => Family::Album,
+            FamilyArg::Sessions => Family::Sessions,
+            FamilyArg::Mixed => Family::Mixed,
         }
     }
 }

@@ -154,6 +154,30 @@ pub enum Param {
     MislabelFraction,
     /// The saved clustering of the main job (`--save`).
     Save,
+    /// Smallest head identity (`--head-min-size`).
+    HeadMinSize,
+    /// Largest head identity (`--head-max-size`).
+    HeadMaxSize,
+    /// Identities of a closed album (`--identities-total`).
+    IdentitiesTotal,
+    /// Mean photo-session size (`--session-mean-size`).
+    SessionMeanSize,
+    /// Spread of session centres (`--session-noise`).
+    SessionNoise,
+    /// Share of near-duplicate rows (`--dup-fraction`).
+    DupFraction,
+    /// Mean near-duplicate burst (`--dup-burst-mean`).
+    DupBurstMean,
+    /// Largest near-duplicate noise (`--dup-noise-max`).
+    DupNoiseMax,
+    /// Share of junk rows around one junk centre (`--junk-clustered`).
+    JunkClustered,
+    /// Noise of clustered junk (`--junk-noise`).
+    JunkNoise,
+    /// Compressed similarity scale (`--common-sim`).
+    CommonSim,
+    /// Per-row spread of the compression (`--common-sim-spread`).
+    CommonSimSpread,
 }
 
 impl Param {
@@ -189,6 +213,18 @@ impl Param {
             Param::LookalikeMaxSim => "--lookalike-max-sim",
             Param::JunkFraction => "--junk-fraction",
             Param::MislabelFraction => "--mislabel-fraction",
+            Param::HeadMinSize => "--head-min-size",
+            Param::HeadMaxSize => "--head-max-size",
+            Param::IdentitiesTotal => "--identities-total",
+            Param::SessionMeanSize => "--session-mean-size",
+            Param::SessionNoise => "--session-noise",
+            Param::DupFraction => "--dup-fraction",
+            Param::DupBurstMean => "--dup-burst-mean",
+            Param::DupNoiseMax => "--dup-noise-max",
+            Param::JunkClustered => "--junk-clustered",
+            Param::JunkNoise => "--junk-noise",
+            Param::CommonSim => "--common-sim",
+            Param::CommonSimSpread => "--common-sim-spread",
         }
     }
 }

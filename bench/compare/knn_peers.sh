@@ -9,11 +9,5 @@
 # CPU-heavy work on all cores.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-venv="${VENV:-$here/.venv-knn}"
-if [ ! -x "$venv/bin/python" ]; then
-    echo "knn_peers: creating $venv" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --upgrade pip
-    "$venv/bin/pip" install --quiet faiss-cpu hnswlib usearch numpy
-fi
-exec "$venv/bin/python" "$here/knn_peers.py" "$@"
+. "$here/venv.sh"
+run_in_venv knn_peers "${VENV:-$here/.venv-knn}" "faiss-cpu hnswlib usearch numpy" "$here/knn_peers.py" "$@"

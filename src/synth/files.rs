@@ -20,6 +20,10 @@ use crate::measure::Stages;
 ///   each junk row a label of its own (`identities + row`). Scoring it against `labels.meta`
 ///   with `face-cluster eval` gives the best scores any clustering can reach on the features.
 ///
+/// On request ([`SynthFiles::with_kinds`]) a fifth, `kinds.meta`, gives the kind of every row
+/// ([`Synth::kinds`]: 0 an image, 1 a near-duplicate, 2 junk, 3 mislabelled), as the Python
+/// prototype of the harder families wrote it.
+///
 /// Each is written through [`AtomicFile`], so no partial file is ever left behind.
 #[derive(Debug)]
 pub struct SynthFiles {
@@ -27,6 +31,7 @@ pub struct SynthFiles {
     bin: AtomicFile,
     labels: AtomicFile,
     sources: AtomicFile,
+    kinds: Option<AtomicFile>,
 }
 
 impl SynthFiles {
@@ -42,7 +47,19 @@ impl SynthFiles {
             bin: AtomicFile::create(&dir.join("feats.bin"))?,
             labels: AtomicFile::create(&dir.join("labels.meta"))?,
             sources: AtomicFile::create(&dir.join("sources.meta"))?,
+            kinds: None,
         })
+    }
+
+    /// Also writes `dir/kinds.meta`, the kind of every row.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be created.
+    pub fn with_kinds(mut self) -> Result<Self> {
+        let dir = self.labels.target().parent().expect("created in a folder").to_path_buf();
+        self.kinds = Some(AtomicFile::create(&dir.join("kinds.meta"))?);
+        Ok(self)
     }
 
     /// Writes `synth` and renames the four files into place.
@@ -71,20 +88,27 @@ impl SynthFiles {
         let sources = &mut self.sources;
         crate::io::labels::write_text_labels(sources, &sources_with_junk_apart(synth))
             .map_err(|e| Error::io(sources.target(), e))?;
+        if let Some(kinds) = &mut self.kinds {
+            let values: Vec<u32> = synth.kinds().into_iter().map(|k| k as u32).collect();
+            crate::io::labels::write_text_labels(kinds, &values).map_err(|e| Error::io(kinds.target(), e))?;
+        }
         self.npy.commit()?;
         self.bin.commit()?;
         self.labels.commit()?;
-        self.sources.commit()
+        self.sources.commit()?;
+        self.kinds.map_or(Ok(()), AtomicFile::commit)
     }
 }
 
 /// [`Synth::sources`] with each junk row its own label, `identities + row`: an image of no one
-/// is a cluster of its own in the best clustering, not one cluster of all junk.
-fn sources_with_junk_apart(synth: &Synth) -> Vec<u32> {
+/// is a cluster of its own in the best clustering, not one cluster of all junk. A near-duplicate
+/// of a junk row takes its original's label (the same photo).
+pub(super) fn sources_with_junk_apart(synth: &Synth) -> Vec<u32> {
     let identities = synth.identity_sizes.len();
     let apart = |(row, &source): (usize, &u32)| {
         if source == JUNK {
-            u32::try_from(identities + row).expect("identities and rows are counted in u32")
+            let original = synth.copy_of[row] as usize;
+            u32::try_from(identities + original).expect("identities and rows are counted in u32")
         } else {
             source
         }
@@ -135,9 +159,27 @@ impl SynthRun {
                 q.mean, q.p01, q.p05, q.p50, q.p95, q.p99, q.pairs
             )
         };
+        // What the harder families add, said only when there is some, so that the base
+        // model's summary reads as before.
+        let mut extra = String::new();
+        if s.sessions > 0 {
+            extra += &format!("; {} sessions", s.sessions);
+        }
+        if s.near_duplicate_rows > 0 {
+            extra += &format!("; {} near-duplicate rows", s.near_duplicate_rows);
+        }
+        if s.clustered_junk_rows > 0 {
+            extra += &format!("; {} of the junk rows clustered", s.clustered_junk_rows);
+        }
+        let near_duplicates = self.similarities.near_duplicate_to_nearest.as_ref().map_or(String::new(), |q| {
+            format!(
+                "\nnear-duplicate to its nearest same-label row: p5 {:.3}, median {:.3}, p95 {:.3} ({} rows)",
+                q.p05, q.p50, q.p95, q.pairs
+            )
+        });
         format!(
             "{} rows x {} in {}: {} identities, sizes min {} median {} mean {:.1} max {}; {} look-alike identities, \
-             {} junk and {} mislabelled rows; generate {:.2}s, write {:.2}s\n{}\n{}",
+             {} junk and {} mislabelled rows{extra}; generate {:.2}s, write {:.2}s\n{}\n{}{near_duplicates}",
             s.n,
             s.dim,
             self.dir.display(),
@@ -158,15 +200,17 @@ impl SynthRun {
 }
 
 /// `face-cluster synth`: checks `config`, creates the files in `dir` ([`SynthFiles`], so a bad
-/// folder fails before anything is drawn), draws the data and writes it.
+/// folder fails before anything is drawn; `kinds.meta` too when `kinds`), draws the data and
+/// writes it.
 ///
 /// # Errors
 ///
 /// [`Error::InvalidParameter`] from [`SynthConfig::validate`], [`Error::Io`] naming the folder or
 /// file that cannot be written.
-pub fn write_synth(config: &SynthConfig, dir: &Path, stages: &mut Stages<'_>) -> Result<SynthRun> {
+pub fn write_synth(config: &SynthConfig, dir: &Path, kinds: bool, stages: &mut Stages<'_>) -> Result<SynthRun> {
     config.validate()?;
     let files = SynthFiles::create(dir)?;
+    let files = if kinds { files.with_kinds()? } else { files };
     let (data, generated) = stages.run(Some(("generate", None)), || generate(config));
     let data = data?;
     let (written, write) = stages.run(Some(("write", None)), || files.write(&data));

@@ -101,3 +101,67 @@ fn synth_errors_leave_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --junk-fraction"));
     assert!(!dir.path().join("d").exists(), "parameters are checked before the folder is made");
 }
+
+/// The lines of a text file of integers.
+fn numbers(file: &Path) -> Vec<u64> {
+    std::fs::read_to_string(file).unwrap().lines().map(|l| l.parse().unwrap()).collect()
+}
+
+#[test]
+fn synth_family_files_agree_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let album = ["synth", "--family", "album", "--seed", "2", "--kinds", "-q", "-o"];
+    let out = face_cluster(&[&album[..], &[path(&one), "-j", "1"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = face_cluster(&[&album[..], &[path(&two), "-j", "2"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for file in ["feats.npy", "feats.bin", "labels.meta", "sources.meta", "kinds.meta"] {
+        assert_eq!(std::fs::read(one.join(file)).unwrap(), std::fs::read(two.join(file)).unwrap(), "{file}");
+    }
+    // 24 people, rows grouped by label; 128-d; sources name a person or a junk row of its own.
+    let labels = numbers(&one.join("labels.meta"));
+    let sources = numbers(&one.join("sources.meta"));
+    let rows = labels.len();
+    assert_eq!(sources.len(), rows);
+    assert!(labels.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1) && labels[rows - 1] == 23);
+    assert_eq!(std::fs::metadata(one.join("feats.bin")).unwrap().len(), (rows * 128 * 4) as u64);
+    assert!(sources.iter().all(|&s| s < 24 || (24..24 + rows as u64).contains(&s)));
+    let agree = labels.iter().zip(&sources).filter(|(l, s)| l == s).count();
+    assert!(agree as f64 > 0.97 * rows as f64, "{agree} of {rows}");
+    // Kinds: junk rows are their own source; a quarter of the album is near-duplicates.
+    let kinds = numbers(&one.join("kinds.meta"));
+    assert_eq!(kinds.len(), rows);
+    for ((&kind, &label), &source) in kinds.iter().zip(&labels).zip(&sources) {
+        match kind {
+            0 => assert_eq!(source, label),
+            2 => assert!(source >= 24),
+            3 => assert!(source < 24 && source != label),
+            _ => assert_eq!(kind, 1),
+        }
+    }
+    let copies = kinds.iter().filter(|&&k| k == 1).count() as f64 / rows as f64;
+    assert!((0.2..0.26).contains(&copies), "{copies}");
+}
+
+#[test]
+fn synth_family_summary_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let out = face_cluster(&["synth", "--family", "mixed", "--n", "3000", "--dim", "32", "-o", path(&data)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for needle in
+        ["3000 rows x 32", "sessions", "near-duplicate rows", "of the junk rows clustered", "near-duplicate to"]
+    {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+    assert!(!data.join("kinds.meta").exists(), "kinds.meta only on request");
+    let out = face_cluster(&["synth", "--family", "nope", "-o", path(&data)]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nope") && stderr.contains("album"), "{stderr}");
+    let out = face_cluster(&["synth", "--dup-fraction", "1", "-o", path(&dir.path().join("e"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --dup-fraction"));
+}
