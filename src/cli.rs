@@ -70,6 +70,61 @@ pub enum Command {
     /// Write a synthetic face-embedding data set with identity labels (feats.npy, feats.bin,
     /// labels.meta, and sources.meta: the identity each row is an image of).
     Synth(SynthArgs),
+    /// Add rows to a clustering saved with --save, re-optimising only where the network
+    /// changed; cluster ids of untouched clusters stay.
+    Add(AddArgs),
+}
+
+/// `face-cluster add`.
+///
+/// Searches the new rows against all rows (as the saved clustering was searched), adds their
+/// links and the links they make for old rows, and re-optimises the modules those links touch,
+/// warm-started from the saved partition. Writes the labels of all rows (old rows first, in
+/// their order, then the new rows) with stable cluster ids: clusters no new row touched keep
+/// theirs, new clusters get new ones; merges and splits are in the summary and the report.
+/// The state is updated in place; an interrupted or failed `add` leaves it as it was.
+#[derive(Debug, Args)]
+#[command(after_help = "Example: face-cluster add state new.npy -o labels.txt --report add.json")]
+pub struct AddArgs {
+    /// The saved clustering (a folder written by the main job's --save).
+    #[arg(value_name = "STATE")]
+    pub state: PathBuf,
+
+    /// The rows to add: .npy or raw float32 .bin (`-` = stdin with --format), of the state's
+    /// dimension; scaled to unit length as the state's rows were.
+    #[arg(value_name = "NEW")]
+    pub features: PathBuf,
+
+    /// Feature format; by default taken from the extension.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// Row length of a raw .bin file. Default: the state's dimension.
+    #[arg(long)]
+    pub dim: Option<usize>,
+
+    /// Write the labels of all rows here (`-` = stdout, the default).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Ground-truth labels of all rows after the addition (old rows first): adds the
+    /// evaluation.
+    #[arg(long, value_name = "GT")]
+    pub labels: Option<PathBuf>,
+
+    /// Write the report (what changed, codelengths, timings by stage) as JSON.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<PathBuf>,
+
+    /// Also re-optimise every row from the saved partition and report the codelength next to
+    /// the update's (the drift); keeps the update.
+    #[arg(long, conflicts_with = "full")]
+    pub check_drift: bool,
+
+    /// Re-optimise every row from the saved partition and keep that (slower; use when the
+    /// drift is large, see the README).
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// How to read a feature file.
@@ -371,6 +426,12 @@ pub struct RunArgs {
     /// those rows), into the summary and the report.
     #[arg(long, value_name = "ROWS")]
     pub check_recall: Option<usize>,
+
+    /// Also save the clustering to this folder (made if missing; a saved clustering there is
+    /// replaced), so that `face-cluster add STATE NEW` can add rows later without starting
+    /// over. Keeps the features, the k-NN table and the partition (docs/state.md).
+    #[arg(long, value_name = "STATE")]
+    pub save: Option<PathBuf>,
 }
 
 /// `face-cluster knn`.

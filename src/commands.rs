@@ -8,14 +8,15 @@ use anyhow::{bail, Context, Result};
 use face_cluster::config::RunConfig;
 use face_cluster::error::Error;
 use face_cluster::io::labels::write_text_labels;
-use face_cluster::io::{is_std_stream, AtomicFile};
+use face_cluster::io::{commit_all, is_std_stream, AtomicFile};
 use face_cluster::knn::set_faiss_threads;
 use face_cluster::measure::{PeakReset, Stages};
 use face_cluster::pipeline::{self, KnnJob, NetworkJob};
 use face_cluster::sweep::{self, SweepConfig};
 use face_cluster::synth::{self, SynthConfig};
+use face_cluster::update::{self, AddJob};
 
-use crate::cli::{Cli, Command, EvalArgs, InfomapArgs, KnnArgs, RunArgs, SweepArgs, SynthArgs};
+use crate::cli::{AddArgs, Cli, Command, EvalArgs, InfomapArgs, KnnArgs, RunArgs, SweepArgs, SynthArgs};
 use crate::term::StderrProgress;
 
 /// Runs the command `cli` asks for.
@@ -38,6 +39,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Infomap(args)) => infomap(&args, &progress, &mut stages),
         Some(Command::Sweep(args)) => sweep(&args, &mut stages),
         Some(Command::Synth(args)) => synth(&args, &progress, &mut stages),
+        Some(Command::Add(args)) => add(&args, &progress, &mut stages),
     }
 }
 
@@ -50,6 +52,23 @@ enum Output {
 impl Output {
     fn create(path: &Path) -> Result<Self> {
         Ok(if is_std_stream(path) { Output::Stdout } else { Output::File(AtomicFile::create(path)?) })
+    }
+
+    /// Fills the output without putting it in place: a file stays temporary (for a group
+    /// commit, [`finish`]), stdout's text is kept to be printed after it.
+    fn fill(self, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<Filled> {
+        Ok(match self {
+            Output::Stdout => {
+                let mut text = Vec::new();
+                fill(&mut text).map_err(|e| Error::io("<stdout>", e))?;
+                Filled::Stdout(text)
+            }
+            Output::File(mut file) => {
+                let target = file.target().to_path_buf();
+                fill(&mut file).map_err(|e| Error::io(target, e))?;
+                Filled::File(file)
+            }
+        })
     }
 
     fn write(self, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
@@ -68,23 +87,78 @@ impl Output {
     }
 }
 
-/// The main job.
-fn run(args: &RunArgs, progress: &StderrProgress, stages: &mut Stages<'_>) -> Result<()> {
-    let config = RunConfig::try_from(args)?;
-    let labels_path = args.output.clone().unwrap_or_else(|| PathBuf::from("-"));
-    if args.report.as_deref().is_some_and(is_std_stream) && is_std_stream(&labels_path) {
+/// An output filled but not yet in place.
+enum Filled {
+    Stdout(Vec<u8>),
+    File(AtomicFile),
+}
+
+/// Puts filled outputs in place: the files in one group, through `commit` (which may add files
+/// of its own, a saved clustering's, renamed with them), then stdout's text.
+fn finish(outputs: Vec<Filled>, commit: impl FnOnce(Vec<AtomicFile>) -> face_cluster::Result<()>) -> Result<()> {
+    let mut files = Vec::new();
+    let mut texts = Vec::new();
+    for output in outputs {
+        match output {
+            Filled::File(file) => files.push(file),
+            Filled::Stdout(text) => texts.push(text),
+        }
+    }
+    commit(files)?;
+    let mut out = std::io::stdout().lock();
+    for text in texts {
+        out.write_all(&text).map_err(|e| Error::io("<stdout>", e))?;
+    }
+    out.flush().map_err(|e| Error::io("<stdout>", e))?;
+    Ok(())
+}
+
+/// The labels and, when asked for, the report of a run: created before any input is read.
+fn create_outputs(output: Option<&Path>, report: Option<&Path>) -> Result<(Output, Option<Output>)> {
+    let labels_path = output.map_or_else(|| PathBuf::from("-"), Path::to_path_buf);
+    if report.is_some_and(is_std_stream) && is_std_stream(&labels_path) {
         bail!("--report - and the labels both want stdout; give the labels a file with -o");
     }
     let labels_out = Output::create(&labels_path)?;
-    let report_out = args.report.as_deref().map(Output::create).transpose()?;
+    let report_out = report.map(Output::create).transpose()?;
+    Ok((labels_out, report_out))
+}
+
+/// The main job.
+fn run(args: &RunArgs, progress: &StderrProgress, stages: &mut Stages<'_>) -> Result<()> {
+    let config = RunConfig::try_from(args)?;
+    let (labels_out, report_out) = create_outputs(args.output.as_deref(), args.report.as_deref())?;
 
     let result = pipeline::run(&config, stages)?;
-    labels_out.write(|w| write_text_labels(w, &result.labels))?;
+    let mut outputs = vec![labels_out.fill(|w| write_text_labels(w, &result.labels))?];
     if let Some(out) = report_out {
         let json = serde_json::to_string_pretty(&result.report)?;
-        out.write(|w| writeln!(w, "{json}"))?;
+        outputs.push(out.fill(|w| writeln!(w, "{json}"))?);
+    }
+    match result.state {
+        Some(state) => finish(outputs, |files| state.commit(files))?,
+        None => finish(outputs, commit_all)?,
     }
     progress.note(&result.report.summary());
+    if let Some(dir) = &config.save {
+        progress.note(&format!("clustering saved to {} (add rows with: face-cluster add {0} NEW)", dir.display()));
+    }
+    Ok(())
+}
+
+/// `face-cluster add`: rows into a saved clustering.
+fn add(args: &AddArgs, progress: &StderrProgress, stages: &mut Stages<'_>) -> Result<()> {
+    let job = AddJob::try_from(args)?;
+    let (labels_out, report_out) = create_outputs(args.output.as_deref(), args.report.as_deref())?;
+    let result = update::add(&job, stages)?;
+    let mut outputs = vec![labels_out.fill(|w| write_text_labels(w, &result.labels))?];
+    if let Some(out) = report_out {
+        let json = serde_json::to_string_pretty(&result.report)?;
+        outputs.push(out.fill(|w| writeln!(w, "{json}"))?);
+    }
+    let summary = result.report.summary();
+    finish(outputs, |files| result.commit(files))?;
+    progress.note(&summary);
     Ok(())
 }
 

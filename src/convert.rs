@@ -10,10 +10,11 @@ use face_cluster::infomap::FlowModel;
 use face_cluster::pipeline::{KnnJob, NetworkJob};
 use face_cluster::sweep::{Grid, SweepConfig};
 use face_cluster::synth::{Family, SynthConfig};
+use face_cluster::update::{AddJob, Scope};
 
 use crate::cli::{
-    DeviceArg, EdgesArg, FamilyArg, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs, LonelyArg,
-    MinSimArg, OptimizerArgs, PresetArg, RunArgs, StrategyArgs, SweepArgs, Switch, SynthArgs, WeightsArg,
+    AddArgs, DeviceArg, EdgesArg, FamilyArg, FeatureArgs, FlowArg, FormatArg, IndexArgs, InfomapArgs, KnnArgs,
+    LonelyArg, MinSimArg, OptimizerArgs, PresetArg, RunArgs, StrategyArgs, SweepArgs, Switch, SynthArgs, WeightsArg,
 };
 
 impl TryFrom<&FeatureArgs> for LoadOptions {
@@ -162,6 +163,7 @@ impl TryFrom<&RunArgs> for RunConfig {
             strategy,
             optimizer,
             fit_k: args.search.k.is_none() && preset == Preset::Default,
+            save: args.save.clone(),
         })
     }
 }
@@ -171,6 +173,29 @@ fn run_optimizer(args: &OptimizerArgs) -> Result<Optimizer> {
 }
 
 /// `face-cluster knn`: `--k`, `--check-recall`, `--min-sim`, `--dim`, `--nprobe`, `--ef-search`.
+/// `face-cluster add`. Checked: `--dim`.
+impl TryFrom<&AddArgs> for AddJob {
+    type Error = Error;
+    fn try_from(args: &AddArgs) -> Result<Self> {
+        let scope = match (args.full, args.check_drift) {
+            (true, _) => Scope::Full,
+            (false, true) => Scope::CheckDrift,
+            (false, false) => Scope::Update,
+        };
+        Ok(AddJob {
+            state: args.state.clone(),
+            features: args.features.clone(),
+            format: args.format.map(|f| match f {
+                FormatArg::Npy => FeatureFormat::Npy,
+                FormatArg::Bin => FeatureFormat::Bin,
+            }),
+            dim: args.dim.map(|d| at_least_one(Param::Dim, d)).transpose()?,
+            truth: args.labels.clone(),
+            scope,
+        })
+    }
+}
+
 impl TryFrom<&KnnArgs> for KnnJob {
     type Error = Error;
     fn try_from(args: &KnnArgs) -> Result<Self> {

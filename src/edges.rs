@@ -182,6 +182,58 @@ fn row_links(
     }
 }
 
+/// Whether `config` makes each row's links from that row alone (threshold or adaptive
+/// pruning, similarity or normalised weights), so that a change of one k-NN row changes that
+/// row's links only. Shared-neighbour scores read the neighbours' rows too.
+pub fn is_row_local(config: &EdgeConfig) -> bool {
+    config.pruning != Pruning::Snn && config.weighting != Weighting::Snn
+}
+
+/// The kept links of one k-NN row (`ids` and `sims`: its first `k` slots, row `i`), as
+/// [`build_edges`] keeps them: appended to `links` as `(target, weight)` in row order.
+/// `scratch` is reused between calls.
+///
+/// # Panics
+///
+/// When `config` is not [row-local](is_row_local).
+pub fn row_links_of(
+    ids: &[u32],
+    sims: &[f32],
+    i: usize,
+    min_sim: Similarity,
+    config: &EdgeConfig,
+    scratch: &mut Vec<f32>,
+    links: &mut Vec<(u32, f32)>,
+) {
+    assert!(is_row_local(config), "shared-neighbour links depend on other rows");
+    let far = far_min_sim(min_sim, config.far_beta);
+    let min_sim = min_sim.get();
+    // (slot, (id, similarity)), slot 0 being the row itself, as `row_links` counts slots.
+    let row = || ids.iter().zip(sims).enumerate().filter(move |(_, (&j, _))| j != NONE && j as usize != i);
+    let limit = match config.pruning {
+        Pruning::Adaptive => {
+            scratch.clear();
+            scratch.extend(row().map(|(_, (_, &s))| s));
+            adaptive_cut(scratch, config.min_cut_z)
+        }
+        Pruning::Threshold | Pruning::Snn | Pruning::Tiered => usize::MAX,
+    };
+    let far_from = if config.pruning == Pruning::Tiered { config.near_slots } else { usize::MAX };
+    let start = links.len();
+    links.extend(
+        row()
+            .take(limit)
+            .take_while(|&(slot, (_, &s))| s >= min_sim && (slot < far_from || s >= far))
+            .map(|(_, (&j, &s))| (j, s)),
+    );
+    if config.weighting == Weighting::Normalized {
+        let sum: f64 = links[start..].iter().map(|l| f64::from(l.1)).sum();
+        if sum > 0.0 {
+            links[start..].iter_mut().for_each(|l| l.1 = (f64::from(l.1) / sum) as f32);
+        }
+    }
+}
+
 /// The shared-neighbour score of the link `i -> j`: the share of row `j`'s first `k` slots
 /// (itself included) that are also in row `i`'s, whose members `marks` holds (`marks[l] == i`).
 /// Both rows list themselves, so a mutual link counts both ends. In `[0, 1]`.
@@ -266,6 +318,48 @@ mod tests {
 
     fn sim(v: f32) -> Similarity {
         Similarity::new(Param::MinSim, v).unwrap()
+    }
+
+    #[test]
+    fn one_row_at_a_time_gives_the_graph_of_row_local_rules() {
+        let f = random_features(300, 8, 41);
+        let knn = build_knn(
+            &f,
+            &KnnConfig { k: K::new(20).unwrap(), index: "Flat".into(), ..KnnConfig::default() },
+            &NoProgress,
+        )
+        .unwrap();
+        for (pruning, weighting) in [
+            (Pruning::Threshold, Weighting::Sim),
+            (Pruning::Adaptive, Weighting::Sim),
+            (Pruning::Threshold, Weighting::Normalized),
+            (Pruning::Adaptive, Weighting::Normalized),
+            (Pruning::Tiered, Weighting::Sim),
+            (Pruning::Tiered, Weighting::Normalized),
+        ] {
+            // Tiers of 5 near slots (the row itself included) and a far threshold of 0.58.
+            let config = EdgeConfig {
+                pruning,
+                weighting,
+                min_cut_z: 1.5,
+                near_slots: 5,
+                far_beta: 0.6,
+                ..EdgeConfig::default()
+            };
+            assert!(is_row_local(&config));
+            let graph = build_edges(&knn, 15, sim(0.3), &config).unwrap();
+            let (mut scratch, mut links) = (Vec::new(), Vec::new());
+            for i in 0..300 {
+                let (ids, sims) = knn.row(i);
+                links.clear();
+                row_links_of(&ids[..15], &sims[..15], i, sim(0.3), &config, &mut scratch, &mut links);
+                let (t, w) = graph.out_links(i);
+                let expected: Vec<(u32, f32)> = t.iter().copied().zip(w.iter().copied()).collect();
+                assert_eq!(links, expected, "{pruning:?}/{weighting:?} row {i}");
+            }
+        }
+        assert!(!is_row_local(&EdgeConfig { pruning: Pruning::Snn, ..EdgeConfig::default() }));
+        assert!(!is_row_local(&EdgeConfig { weighting: Weighting::Snn, ..EdgeConfig::default() }));
     }
 
     /// The seed's graph.

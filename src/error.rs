@@ -154,6 +154,8 @@ pub enum Param {
     JunkFraction,
     /// Share of mislabelled rows (`--mislabel-fraction`).
     MislabelFraction,
+    /// The saved clustering of the main job (`--save`).
+    Save,
     /// Smallest head identity (`--head-min-size`).
     HeadMinSize,
     /// Largest head identity (`--head-max-size`).
@@ -209,6 +211,7 @@ impl Param {
             Param::Groups => "--groups",
             Param::GroupSim => "--group-sim",
             Param::LookalikeFraction => "--lookalike-fraction",
+            Param::Save => "--save",
             Param::LookalikeMinSim => "--lookalike-min-sim",
             Param::LookalikeMaxSim => "--lookalike-max-sim",
             Param::JunkFraction => "--junk-fraction",

@@ -26,12 +26,37 @@ use crate::config::Lonely;
 use crate::graph::Graph;
 use crate::infomap::Partition;
 
+/// What the rules for rows alone read of a graph: which rows kept out-links, and each row's
+/// strongest. [`Graph`] has it; so does any network kept row by row (a saved clustering).
+pub trait OutLinks {
+    /// Number of rows.
+    fn n(&self) -> usize;
+    /// Whether row `i` kept at least one out-link.
+    fn has_out_links(&self, i: usize) -> bool;
+    /// The target of row `i`'s strongest out-link (its first, in k-NN order), if any.
+    fn strongest_target(&self, i: usize) -> Option<u32>;
+}
+
+impl OutLinks for Graph {
+    fn n(&self) -> usize {
+        Graph::n(self)
+    }
+
+    fn has_out_links(&self, i: usize) -> bool {
+        Graph::has_out_links(self, i)
+    }
+
+    fn strongest_target(&self, i: usize) -> Option<u32> {
+        self.out_links(i).0.first().copied()
+    }
+}
+
 /// Cluster labels, numbered `0..` by decreasing cluster size (ties by smallest member row).
 ///
 /// # Complexity
 ///
 /// `O(n α(n))` plus the numbering's sort of the clusters.
-pub fn assign_labels(partition: &Partition, graph: &Graph, lonely: Lonely) -> Vec<u32> {
+pub fn assign_labels(partition: &Partition, graph: &impl OutLinks, lonely: Lonely) -> Vec<u32> {
     let n = graph.n();
     let modules = partition.num_modules as u32;
     let mut next_own = modules;
@@ -55,7 +80,7 @@ pub fn assign_labels(partition: &Partition, graph: &Graph, lonely: Lonely) -> Ve
     let mut parent: Vec<u32> = (0..n as u32).collect();
     for i in 0..n {
         if size[base[i] as usize] == 1 {
-            if let Some(&target) = graph.out_links(i).0.first() {
+            if let Some(target) = graph.strongest_target(i) {
                 union(&mut parent, i as u32, target);
             }
         }

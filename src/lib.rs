@@ -48,10 +48,10 @@
 //! | 5 | `knn`, `synth` |
 //! | 6 | `graph`, `threshold` |
 //! | 7 | `edges` |
-//! | 8 | `labels` |
+//! | 8 | `labels`, `state` |
 //! | 9 | `cluster` |
 //! | 10 | `report` |
-//! | 11 | `pipeline` |
+//! | 11 | `pipeline`, `update` |
 //! | 12 | `sweep` |
 //! | 13 | the binary (`main`, `cli`, `convert`, `commands`, `term`) |
 
@@ -74,9 +74,11 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod state;
 pub mod sweep;
 pub mod synth;
 pub mod threshold;
+pub mod update;
 
 pub use error::{Error, Result};
 pub use features::Features;

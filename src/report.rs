@@ -363,6 +363,8 @@ pub struct Timings {
     pub labels: f64,
     /// Evaluation.
     pub eval: f64,
+    /// Writing the saved clustering (`--save`; 0 without).
+    pub save: f64,
     /// The whole run.
     pub total: f64,
 }

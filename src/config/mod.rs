@@ -19,6 +19,7 @@
 //! | [`Lonely`] | [`crate::labels::assign_labels`] |
 //! | [`Optimizer`] + [`Strategy::flow`] | [`crate::infomap::Infomap`] |
 //! | [`RunConfig`] | [`crate::pipeline::run`], the main job |
+//! | [`crate::update::AddJob`] | [`crate::update::add`] (its settings come from the saved state) |
 //!
 //! [`Preset`] names three complete sets of choices:
 //!
@@ -559,6 +560,9 @@ pub struct RunConfig {
     /// Lower `knn.k` to what the input can give (`n - 1`, or the slots of a cached table),
     /// with a note, instead of failing: set for a preset's `k`, not for one the user gave.
     pub fit_k: bool,
+    /// Save the clustering to this folder, for `face-cluster add` (needs features, not a cached
+    /// table, and a link rule made from each row alone).
+    pub save: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -577,6 +581,7 @@ impl RunConfig {
             strategy: preset.strategy(),
             optimizer: Optimizer::default(),
             fit_k: preset == Preset::Default,
+            save: None,
         }
     }
 

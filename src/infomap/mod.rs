@@ -39,7 +39,9 @@ mod codelength;
 mod flow;
 mod network;
 mod optimize;
+mod rates;
 mod tune;
+mod warm;
 
 use std::time::Instant;
 
@@ -47,6 +49,8 @@ use rayon::prelude::*;
 
 pub use codelength::{plogp, Codelength};
 pub use network::{LinkSource, Network};
+pub use rates::{FlowView, Rates, RatesParts, Settled, DEFAULT_RATE_TOLERANCE};
+pub use warm::{Refinement, NO_MODULE};
 
 use codelength::{node_entropy, ModuleFlows};
 use flow::{compute_flow, FlowNetwork, FlowSettings};

@@ -198,6 +198,8 @@ pub(super) struct Level<'a> {
     acc: Accumulator,
     /// Module of each neighbour of the item being visited (scratch).
     neighbour_modules: Vec<u32>,
+    /// Items that never move (empty: none); see [`Level::pin`].
+    pinned: Vec<bool>,
 }
 
 impl<'a> Level<'a> {
@@ -241,9 +243,26 @@ impl<'a> Level<'a> {
             order: (0..n as u32).collect(),
             acc: Accumulator::default(),
             neighbour_modules: Vec::new(),
+            pinned: Vec::new(),
         };
         level.recompute_terms();
         level
+    }
+
+    /// Pins the items `pinned` marks: they are never visited and never dragged, so they keep
+    /// their modules, though other items may join those modules. An empty mask pins nothing.
+    /// For warm starts that re-optimise part of a network (`warm.rs`).
+    pub(super) fn pin(&mut self, pinned: Vec<bool>) {
+        debug_assert!(pinned.is_empty() || pinned.len() == self.net.n());
+        for (dirty, &p) in self.dirty.iter_mut().zip(&pinned) {
+            *dirty &= !p;
+        }
+        self.pinned = pinned;
+    }
+
+    #[inline]
+    fn is_pinned(&self, item: usize) -> bool {
+        !self.pinned.is_empty() && self.pinned[item]
     }
 
     /// Recomputes the running sums from the module data (removes drift).
@@ -323,7 +342,7 @@ impl<'a> Level<'a> {
         let mut moved = 0;
         for idx in 0..n {
             let v = self.order[idx] as usize;
-            if !self.dirty[v] {
+            if !self.dirty[v] || self.is_pinned(v) {
                 continue;
             }
             // Items are visited in random order, so each visit's adjacency starts cold: request a
@@ -424,13 +443,13 @@ impl<'a> Level<'a> {
                 self.dirty[net.neighbour[e] as usize] = true;
             }
             // Single-neighbour drag (§6.2 d): a lone former module-mate linked to v by one
-            // link follows it.
-            if links_left_in_a == 1 && self.members[ai] == 1 {
-                let u = net
-                    .edges(v)
-                    .map(|e| net.neighbour[e] as usize)
-                    .find(|&u| self.module[u] == a)
-                    .expect("the accumulator counted one link into the old module");
+            // link follows it (unless it is pinned).
+            let lone = if links_left_in_a == 1 && self.members[ai] == 1 {
+                net.edges(v).map(|e| net.neighbour[e] as usize).find(|&u| self.module[u] == a)
+            } else {
+                None
+            };
+            if let Some(u) = lone.filter(|&u| !self.is_pinned(u)) {
                 let d_to = self.link_flow_to(u, b);
                 self.apply_move(u, b, 0.0, d_to);
                 moved += 1;

@@ -21,7 +21,7 @@ pub(crate) struct Solution {
 }
 
 impl Solution {
-    fn from_level(level: &Level<'_>, leaf_module: Option<&[u32]>) -> Self {
+    pub(super) fn from_level(level: &Level<'_>, leaf_module: Option<&[u32]>) -> Self {
         let (modules, item_new) = level.consolidate();
         let leaf_module = match leaf_module {
             None => item_new,

@@ -15,6 +15,14 @@
 //! Creating (open + register), committing (rename + unregister) and dropping (remove +
 //! unregister) each happen under the registry's lock, so they are atomic with respect to
 //! `abort_all`.
+//!
+//! # Several files at once
+//!
+//! [`commit_all`] renames a group of files in order under one hold of the lock, so an
+//! interruption comes before the first rename or after the last: the saved clustering of
+//! `face-cluster add` (its chunk files, then its manifest, renamed last) and the outputs that
+//! go with it change together or not at all. A folder made for outputs ([`NewDir`]) is removed
+//! again, when still empty, if the run fails or is interrupted.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
@@ -29,9 +37,11 @@ struct Registry {
     aborted: bool,
     /// Temporary paths not yet renamed or removed.
     temps: Vec<PathBuf>,
+    /// Folders made by live [`NewDir`]s, removed (when empty) by an abort.
+    dirs: Vec<PathBuf>,
 }
 
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry { aborted: false, temps: Vec::new() });
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry { aborted: false, temps: Vec::new(), dirs: Vec::new() });
 
 /// The registry, even if a thread panicked while holding it (its data stays consistent: every
 /// update is a single push or removal).
@@ -59,10 +69,7 @@ impl AtomicFile {
     ///
     /// [`Error::Io`] naming `target` when its folder is missing or not writable.
     pub fn create(target: &Path) -> Result<Self> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let dir = parent_dir(target);
         let name = target.file_name().ok_or_else(|| Error::format(target, "is not a file path"))?.to_string_lossy();
         if target.is_dir() {
             return Err(Error::format(target, "is a directory, not a file"));
@@ -96,7 +103,22 @@ impl AtomicFile {
     pub fn abort_all() -> usize {
         let mut registry = registry();
         registry.aborted = true;
-        registry.temps.drain(..).filter(|temp| fs::remove_file(temp).is_ok()).count()
+        let removed = registry.temps.drain(..).filter(|temp| fs::remove_file(temp).is_ok()).count();
+        for dir in registry.dirs.drain(..).rev() {
+            let _ = fs::remove_dir(dir);
+        }
+        removed
+    }
+
+    /// Flushes and syncs what was written so far to disk (a later commit then has little left
+    /// to sync).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] naming the target.
+    pub fn sync(&mut self) -> Result<()> {
+        let writer = self.writer.as_mut().expect("writer is present until commit");
+        writer.flush().and_then(|()| writer.get_ref().sync_all()).map_err(|e| Error::io(&self.target, e))
     }
 
     /// The final path.
@@ -124,6 +146,106 @@ impl AtomicFile {
         registry.temps.retain(|t| *t != self.temp);
         Ok(())
         // On error, Drop removes the temporary file.
+    }
+}
+
+/// Commits `files` together: flushes and syncs each, then renames them over their targets in
+/// the given order under one hold of the registry's lock (so [`AtomicFile::abort_all`] comes
+/// before the first rename or after the last), then syncs the targets' folders. Put the file
+/// that makes the others count (a manifest) last: a crash between two renames leaves the
+/// earlier targets written and the later ones as they were.
+///
+/// # Errors
+///
+/// [`Error::Io`] naming the target that failed; the temporary files not yet renamed are removed.
+pub fn commit_all(mut files: Vec<AtomicFile>) -> Result<()> {
+    for file in &mut files {
+        let writer = file.writer.as_mut().expect("writer is present until commit");
+        writer.flush().and_then(|()| writer.get_ref().sync_all()).map_err(|e| Error::io(&file.target, e))?;
+    }
+    {
+        let mut registry = registry();
+        for file in &mut files {
+            if registry.aborted {
+                return Err(aborted(&file.target));
+            }
+            fs::rename(&file.temp, &file.target).map_err(|e| Error::io(&file.target, e))?;
+            registry.temps.retain(|t| *t != file.temp);
+            // Committed: nothing for Drop to remove.
+            file.writer = None;
+        }
+    }
+    let mut dirs: Vec<PathBuf> = files.iter().map(|f| parent_dir(&f.target).to_path_buf()).collect();
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        sync_dir(&dir)?;
+    }
+    Ok(())
+}
+
+/// Syncs a folder, so that renames in it are on disk (a no-op where folders cannot be opened).
+///
+/// # Errors
+///
+/// [`Error::Io`] naming the folder.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    match File::open(dir) {
+        Ok(handle) => {
+            handle.sync_all().or_else(|e| if e.kind() == io::ErrorKind::InvalidInput { Ok(()) } else { Err(e) })
+        }
+        Err(_) => Ok(()),
+    }
+    .map_err(|e| Error::io(dir, e))
+}
+
+fn parent_dir(target: &Path) -> &Path {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A folder made for outputs: removed again (if still empty) when dropped without
+/// [`keep`](Self::keep), or by [`AtomicFile::abort_all`].
+#[derive(Debug)]
+pub struct NewDir {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl NewDir {
+    /// Makes the folder `path` (its parent must exist).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] naming `path` (it exists already, say).
+    pub fn create(path: &Path) -> Result<Self> {
+        let mut registry = registry();
+        if registry.aborted {
+            return Err(aborted(path));
+        }
+        fs::create_dir(path).map_err(|e| Error::io(path, e))?;
+        registry.dirs.push(path.to_path_buf());
+        Ok(NewDir { path: path.to_path_buf(), kept: false })
+    }
+
+    /// Keeps the folder for good.
+    pub fn keep(mut self) {
+        self.kept = true;
+        registry().dirs.retain(|d| *d != self.path);
+    }
+}
+
+impl Drop for NewDir {
+    fn drop(&mut self) {
+        if !self.kept {
+            let mut registry = registry();
+            if let Some(i) = registry.dirs.iter().position(|d| *d == self.path) {
+                let _ = fs::remove_dir(&self.path);
+                registry.dirs.swap_remove(i);
+            }
+        }
     }
 }
 
@@ -215,6 +337,34 @@ mod tests {
         assert!(registered(&temp) && temp.exists());
         drop(f);
         assert!(!registered(&temp) && !temp.exists());
+    }
+
+    #[test]
+    fn a_group_commits_in_order_and_new_folders_go_unless_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = NewDir::create(&dir.path().join("state")).unwrap();
+        let mut files = Vec::new();
+        for name in ["a.bin", "b.bin", "manifest.json"] {
+            let mut f = AtomicFile::create(&dir.path().join("state").join(name)).unwrap();
+            f.write_all(name.as_bytes()).unwrap();
+            files.push(f);
+        }
+        commit_all(files).unwrap();
+        made.keep();
+        let mut names: Vec<String> = fs::read_dir(dir.path().join("state"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.bin", "b.bin", "manifest.json"]);
+        assert_eq!(fs::read_to_string(dir.path().join("state/b.bin")).unwrap(), "b.bin");
+        // Not kept: the folder goes, with the temporary files of a run that failed.
+        let made = NewDir::create(&dir.path().join("other")).unwrap();
+        let f = AtomicFile::create(&dir.path().join("other/x")).unwrap();
+        drop(f);
+        drop(made);
+        assert!(!dir.path().join("other").exists());
+        assert!(NewDir::create(&dir.path().join("state")).is_err(), "an existing folder is not new");
     }
 
     #[test]

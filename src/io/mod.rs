@@ -26,7 +26,7 @@ pub mod labels;
 pub mod network;
 pub mod npy;
 
-pub use atomic::AtomicFile;
+pub use atomic::{commit_all, sync_dir, AtomicFile, NewDir};
 
 use std::fs::File;
 use std::io::{self, Read, Write};

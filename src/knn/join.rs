@@ -26,7 +26,9 @@
 //! A row's candidates are thus the rows of the lists joined with its own (those its list probes
 //! and those that probe its list: a superset of the probe set that costs no product more) and,
 //! for a row on an edge, of its second list. The recall of the links that matter is measured by
-//! [`super::check_recall`].
+//! [`super::check_recall`]. The search hands back what its quantizer decided (a
+//! [`Quantizer`]: centroids, probe sets, each row's list and second list), which a saved
+//! clustering keeps so that `face-cluster add` compares added rows with the same rows (issue 15).
 //!
 //! # Work, threads and determinism
 //!
@@ -60,6 +62,7 @@ use rayon::prelude::*;
 use super::faiss::{out_of_range, strided_sample};
 use super::gemm::inner_products;
 use super::kmeans::train_and_assign;
+use super::quantizer::Quantizer;
 use super::table::{canonicalise_row, dot, Knn, NONE};
 use super::topk::Heaps;
 use super::{Job, Ran, AUTO_NPROBE, AUTO_TRAIN_ROWS_PER_LIST};
@@ -81,8 +84,8 @@ pub const BLOCK_ROWS: usize = 256;
 pub const BLOCK_COLUMNS: usize = 1024;
 
 /// Searches every row of the job against all rows with the inverted-file self-join of `nlist`
-/// lists (module docs).
-pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Result<(Knn, Ran)> {
+/// lists (module docs), and what its quantizer decided.
+pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Result<(Knn, Ran, Quantizer)> {
     let (features, config) = (job.features, job.config);
     let (n, d, k) = (job.n(), job.d(), job.k());
     let nlist = nlist.min(n);
@@ -105,12 +108,10 @@ pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Re
     let quantizer = train_and_assign(data, &sample, d, nlist, KMEANS_ITERATIONS);
     drop(sample);
     let lists = Lists::new(&quantizer.list_of, nlist);
-    drop(quantizer.list_of);
     let (probes, probe_flops) = probe_sets(&quantizer.centroids, d, nprobe, k, &lists);
     let owned = owned_pairs(&probes, &quantizer.centroids, d);
     let second_of = quantizer.second_of;
     let spills = spilled_rows(&lists, &second_of, &probes);
-    drop(quantizer.centroids);
     let build_secs = started.elapsed().as_secs_f64();
     let build_flops = quantizer.flops + probe_flops;
     drop(index_stage);
@@ -186,7 +187,10 @@ pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Re
         build_flops: Some(build_flops),
         search_flops: Some(search_flops),
     };
-    Ok((Knn::from_search(n, k, ids, sims), ran))
+    let probe_sets: Vec<Vec<u32>> = probes.iter().map(|set| set.iter().map(|&p| p as u32).collect()).collect();
+    let kept = Quantizer::new(d, quantizer.centroids, &probe_sets, quantizer.list_of, second_of)
+        .map_err(|problem| Error::invalid(Param::Input, format!("keeping the join's quantizer: {problem}")))?;
+    Ok((Knn::from_search(n, k, ids, sims), ran, kept))
 }
 
 /// A thread's buffers for canonicalising rows.

@@ -240,7 +240,13 @@ fn initial_centroids(sample: &[f32], d: usize, nlist: usize, seed: u64) -> Vec<f
 
 /// Writes the most similar centroid of each row of `rows` into `labels` (ties: the lower
 /// centroid), and the second most similar into `seconds` when given; returns the flops spent.
-fn assign(rows: &[f32], centroids: &[f32], d: usize, labels: &mut [u32], seconds: Option<&mut [u32]>) -> f64 {
+pub(super) fn assign(
+    rows: &[f32],
+    centroids: &[f32],
+    d: usize,
+    labels: &mut [u32],
+    seconds: Option<&mut [u32]>,
+) -> f64 {
     let nlist = centroids.len() / d;
     let mut none = Vec::new();
     let (seconds, want_second) = match seconds {

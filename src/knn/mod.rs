@@ -90,18 +90,24 @@
 //! a fixed order: the table depends on the features alone (ties at the `k`-th slot aside).
 
 mod cuda;
+mod extend;
 mod faiss;
 mod gemm;
 mod join;
 mod kmeans;
+mod quantizer;
 mod recall;
+mod rows;
 mod table;
 #[cfg(test)]
 pub(crate) mod testing;
 mod topk;
 
+pub use extend::{search_added, Added};
 pub use faiss::set_faiss_threads;
+pub use quantizer::Quantizer;
 pub use recall::{check_recall, Recall};
+pub use rows::{FeatureRows, KnnRows, RowMatrix};
 pub use table::{dot, Knn, MAX_ROWS, NONE};
 
 use std::sync::OnceLock;
@@ -362,6 +368,20 @@ impl Job<'_> {
 /// for `Flat`), the table (`8 n k` bytes) and one batch of faiss output (`12 batch_rows k`
 /// bytes). `IVFJoin`: see `join.rs`.
 pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progress) -> Result<(Knn, SearchStats)> {
+    search_knn_keeping_quantizer(features, config, progress).map(|(knn, stats, _)| (knn, stats))
+}
+
+/// [`search_knn`], also returning the [`Quantizer`] of an `IVFJoin` search (`None` for the
+/// other backends), which `face-cluster add` keeps to search added rows the same way.
+///
+/// # Errors
+///
+/// As [`search_knn`].
+pub fn search_knn_keeping_quantizer(
+    features: &Features,
+    config: &KnnConfig,
+    progress: &dyn Progress,
+) -> Result<(Knn, SearchStats, Option<Quantizer>)> {
     let given = config;
     let config = &resolve(given, features.n());
     let (n, d, k) = (features.n(), features.dim(), config.k.get());
@@ -423,7 +443,7 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
                             build_flops: None,
                             search_flops: Some(2.0 * n * n * d),
                         };
-                        return Ok((knn, stats));
+                        return Ok((knn, stats, None));
                     }
                     Err(e) if requested == Device::Auto => fallback = Some(format!("the GPU search failed: {e}")),
                     Err(e) => return Err(Error::Gpu { problem: format!("the GPU search failed: {e}") }),
@@ -436,13 +456,19 @@ pub fn search_knn(features: &Features, config: &KnnConfig, progress: &dyn Progre
     let job = Job { features, config };
     let method = Method::of(config);
     let backend = method.backend().to_string();
-    let (knn, ran) = match method {
-        Method::Faiss => faiss::search(&job, progress)?,
-        Method::Join { nlist } => join::search(&job, nlist, progress)?,
+    let (knn, ran, quantizer) = match method {
+        Method::Faiss => {
+            let (knn, ran) = faiss::search(&job, progress)?;
+            (knn, ran, None)
+        }
+        Method::Join { nlist } => {
+            let (knn, ran, quantizer) = join::search(&job, nlist, progress)?;
+            (knn, ran, Some(quantizer))
+        }
     };
     let device = DeviceReport { requested, used: Device::Cpu, backend, fallback, gpu: None, gpu_search: None };
     let Ran { resolved, build_secs, search_secs, build_flops, search_flops } = ran;
-    Ok((knn, SearchStats { resolved, build_secs, search_secs, device, build_flops, search_flops }))
+    Ok((knn, SearchStats { resolved, build_secs, search_secs, device, build_flops, search_flops }, quantizer))
 }
 
 /// [`search_knn`]'s table alone.

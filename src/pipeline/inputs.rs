@@ -6,7 +6,7 @@ use crate::config::{InputConfig, KnnConfig, Source, K};
 use crate::error::{Error, Param, Result};
 use crate::features::Features;
 use crate::io::{load_features, read_labels};
-use crate::knn::{search_knn, Knn, SearchStats};
+use crate::knn::{search_knn_keeping_quantizer, Knn, Quantizer, SearchStats};
 use crate::measure::Stages;
 use crate::report::{StagePeakRss, Timings};
 
@@ -21,8 +21,11 @@ pub struct Inputs {
     pub truth: Option<Vec<i64>>,
     /// The search's resolved index and times; `None` when the table came from a cache.
     pub search: Option<SearchStats>,
-    /// The features, when asked to keep them (for a recall check) and searched.
+    /// The features, when asked to keep them (for a recall check or a saved clustering) and
+    /// searched.
     pub features: Option<Features>,
+    /// The quantizer of an `IVFJoin` search (what a saved clustering keeps of the search).
+    pub quantizer: Option<Quantizer>,
     /// Seconds of `load`, `knn` and `knn_build`.
     pub timings: Timings,
     /// Peak memory of `load` and `knn`.
@@ -59,7 +62,7 @@ pub fn load_inputs(
     let mut peak_rss = StagePeakRss::default();
     let asked = knn.k.get();
     let mut k = asked;
-    let (table, dim, search, features) = match &input.source {
+    let (table, dim, search, features, quantizer) = match &input.source {
         Source::KnnCache(cache) => {
             let (table, measured) = stages.run(Some(("load k-NN", None)), || Knn::load(cache));
             let table = table?;
@@ -81,7 +84,7 @@ pub fn load_inputs(
                 ));
             }
             check_truth_count(&truth, table.n(), cache)?;
-            (table, None, None, None)
+            (table, None, None, None, None)
         }
         Source::Features { path, .. } => {
             let (features, measured) = stages.run(Some(("load", None)), || load_features(path, &input.load));
@@ -93,16 +96,16 @@ pub fn load_inputs(
             }
             let fitted = KnnConfig { k: K::new(k)?, ..knn.clone() };
             let progress = stages.progress();
-            let (searched, measured) = stages.run(None, || search_knn(&features, &fitted, progress));
-            let (table, stats) = searched?;
+            let (searched, measured) = stages.run(None, || search_knn_keeping_quantizer(&features, &fitted, progress));
+            let (table, stats, quantizer) = searched?;
             (timings.knn, timings.knn_build, peak_rss.knn) = (measured.secs, stats.build_secs, measured.peak_rss);
             let dim = features.dim();
-            (table, Some(dim), Some(stats), keep_features.then_some(features))
+            (table, Some(dim), Some(stats), keep_features.then_some(features), quantizer)
         }
     };
     let truth = truth.map(|(_, labels)| labels);
     let fitted_k = (k != asked).then_some((asked, k));
-    Ok(Inputs { knn: table, dim, truth, search, features, timings, peak_rss, k, fitted_k })
+    Ok(Inputs { knn: table, dim, truth, search, features, quantizer, timings, peak_rss, k, fitted_k })
 }
 
 fn check_truth_count(truth: &Option<(&Path, Vec<i64>)>, n: usize, source: &Path) -> Result<()> {

@@ -7,6 +7,11 @@
 //! does everything after; [`crate::report::Report`] says what happened. The secondary commands
 //! are in `jobs.rs`: [`knn_table`] (search and save a table), [`evaluate_files`] and
 //! [`partition_network`] (Infomap on any link list).
+//!
+//! With [`RunConfig::save`] the main job also writes a saved clustering ([`crate::state`]) for
+//! `face-cluster add`: the state folder is made ready before any input is read, and its files
+//! are written after the clustering and put in place with the other outputs
+//! ([`RunOutput::state`]).
 
 mod inputs;
 mod jobs;
@@ -17,12 +22,16 @@ use std::time::Instant;
 pub use inputs::{load_inputs, Inputs};
 pub use jobs::{evaluate_files, knn_table, partition_network, KnnJob, KnnJobOutput, NetworkJob, NetworkOutput};
 
-use crate::cluster::{cluster, ClusterParams};
-use crate::config::{AutoRule, KnnConfig, MinSim, RunConfig, Source, K};
-use crate::error::Result;
-use crate::knn::check_recall;
+use crate::cluster::{cluster, ClusterParams, Clustering};
+use crate::config::{AutoRule, KnnConfig, Lonely, MinSim, RunConfig, Similarity, Source, K};
+use crate::edges::is_row_local;
+use crate::error::{Error, Param, Result};
+use crate::features::Features;
+use crate::infomap::Rates;
+use crate::knn::{check_recall, Knn, Quantizer};
 use crate::measure::Stages;
 use crate::report::{InputReport, KnnSpeed, Report};
+use crate::state::{NewState, PendingState, StateParams, StateTarget, TableNetwork};
 use crate::threshold::{auto_min_sim, choose_min_sim};
 
 /// What the main job produces.
@@ -32,6 +41,9 @@ pub struct RunOutput {
     pub labels: Vec<u32>,
     /// The run report.
     pub report: Report,
+    /// The saved clustering's files, to put in place with the other outputs
+    /// ([`PendingState::commit`]), when [`RunConfig::save`] asked for one.
+    pub state: Option<PendingState>,
 }
 
 /// Runs the main job.
@@ -45,8 +57,35 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
         Source::Features { recall_sample, .. } => *recall_sample,
         Source::KnnCache(_) => None,
     };
-    let Inputs { knn, dim, truth, search, features, mut timings, mut peak_rss, k, fitted_k } =
-        load_inputs(&config.input, &config.knn, recall_sample.is_some(), config.fit_k, stages)?;
+    let target = match &config.save {
+        Some(dir) => {
+            if config.input.knn_cache().is_some() {
+                return Err(Error::invalid(
+                    Param::Save,
+                    "needs the feature file, to search added rows against: a cached k-NN table (--knn) has no features",
+                ));
+            }
+            if !is_row_local(&config.strategy.edges) {
+                return Err(Error::invalid(
+                    Param::Save,
+                    "needs links made from each row alone; shared-neighbour scores (--edges snn, --weights snn) \
+                     are not supported",
+                ));
+            }
+            if config.strategy.merge.is_some() || config.strategy.lonely == Lonely::Nearest {
+                return Err(Error::invalid(
+                    Param::Save,
+                    "`face-cluster add` does not apply the steps after Infomap of the default preset yet (merging \
+                     clusters, attaching rows to their nearest row): save with --preset best or --preset seed",
+                ));
+            }
+            Some(StateTarget::prepare(dir)?)
+        }
+        None => None,
+    };
+    let keep_features = recall_sample.is_some() || target.is_some();
+    let Inputs { knn, dim, truth, search, features, quantizer, mut timings, mut peak_rss, k, fitted_k } =
+        load_inputs(&config.input, &config.knn, keep_features, config.fit_k, stages)?;
 
     let strategy = &config.strategy;
     // Issue 17's rule also gives the attach window's bandwidth, so it runs for a given
@@ -84,13 +123,32 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
         }
         _ => None,
     };
-    // The features are dropped here, before the graph and Infomap.
-    drop(features);
-
     let n = knn.n();
     let bandwidth = choice.as_ref().map(|c| c.bandwidth);
     let params = ClusterParams { k, min_sim, strategy: config.strategy, optimizer: config.optimizer, bandwidth };
-    let clustering = cluster(Cow::Owned(knn), &params, truth.as_deref(), stages)?;
+    // The features are dropped here, before the graph and Infomap, unless saved.
+    let (clustering, state, save_secs) = match target {
+        None => {
+            drop(features);
+            (cluster(Cow::Owned(knn), &params, truth.as_deref(), stages)?, None, 0.0)
+        }
+        Some(target) => {
+            let clustering = cluster(Cow::Borrowed(&knn), &params, truth.as_deref(), stages)?;
+            let features = features.expect("kept for the state");
+            let searched = search.as_ref().map_or(&config.knn, |s| &s.resolved);
+            let saved = Saved {
+                config,
+                searched,
+                k,
+                min_sim,
+                auto: config.min_sim == MinSim::Auto,
+                knn: &knn,
+                quantizer: quantizer.as_ref(),
+            };
+            let (pending, measured) = stages.run(Some(("save", None)), || save(target, &saved, &features, &clustering));
+            (clustering, Some(pending?), measured.secs)
+        }
+    };
 
     // The report shows the search as it ran: `auto` resolved, with its nprobe.
     let searched = search.as_ref().map_or(&config.knn, |s| &s.resolved);
@@ -101,6 +159,7 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
     let t = &mut report.timings_secs;
     (t.load, t.knn, t.knn_build, t.recall, t.min_sim) =
         (timings.load, timings.knn, timings.knn_build, timings.recall, timings.min_sim);
+    t.save = save_secs;
     t.total = started.elapsed().as_secs_f64();
     let p = &mut report.peak_rss_bytes_by_stage;
     (p.load, p.knn, p.recall) = (peak_rss.load, peak_rss.knn, peak_rss.recall);
@@ -108,5 +167,59 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
     report.knn_speed = search.as_ref().map(KnnSpeed::new);
     report.recall = recall;
     report.device = search.map(|s| s.device);
-    Ok(RunOutput { labels: clustering.labels, report })
+    Ok(RunOutput { labels: clustering.labels, report, state })
+}
+
+/// What the main job saves besides the clustering.
+struct Saved<'a> {
+    config: &'a RunConfig,
+    searched: &'a KnnConfig,
+    /// Neighbour slots per row as searched (the preset's k may have been lowered to fit).
+    k: usize,
+    min_sim: Similarity,
+    auto: bool,
+    knn: &'a Knn,
+    quantizer: Option<&'a Quantizer>,
+}
+
+/// Writes the saved clustering: the run's parameters, features, k-NN table, quantizer,
+/// partition, cluster labels (the first cluster ids) and flow (recovered from the partition's
+/// node flow, not solved again).
+fn save(target: StateTarget, saved: &Saved<'_>, features: &Features, clustering: &Clustering) -> Result<PendingState> {
+    let config = saved.config;
+    let k = saved.k;
+    let edges = config.strategy.edges;
+    let infomap = config.infomap();
+    let network = TableNetwork::new(saved.knn, saved.min_sim, edges);
+    let rates = Rates::from_flow(
+        &network,
+        &clustering.partition.node_flow,
+        config.strategy.flow,
+        infomap.teleportation_probability,
+    );
+    let params = StateParams {
+        k,
+        min_sim: saved.min_sim.get(),
+        min_sim_auto: saved.auto,
+        edges,
+        flow: config.strategy.flow,
+        lonely: config.strategy.lonely,
+        teleportation_probability: infomap.teleportation_probability,
+        seed: config.optimizer.seed,
+        trials: config.optimizer.trials.get(),
+        index: saved.searched.index.clone(),
+        nprobe: saved.searched.nprobe.map(std::num::NonZeroUsize::get),
+        normalize: config.input.load.normalize,
+    };
+    target.write(NewState {
+        params,
+        features: features.as_slice(),
+        dim: features.dim(),
+        knn: saved.knn,
+        quantizer: saved.quantizer,
+        modules: &clustering.partition.modules,
+        clusters: &clustering.labels,
+        rates: &rates,
+        codelength_bits: clustering.partition.codelength,
+    })
 }

@@ -22,10 +22,10 @@ const LAYERS: &[&[&str]] = &[
     &["knn", "synth"],
     &["graph", "threshold"],
     &["edges"],
-    &["labels"],
+    &["labels", "state"],
     &["cluster"],
     &["report"],
-    &["pipeline"],
+    &["pipeline", "update"],
     &["sweep"],
 ];
 

@@ -1,6 +1,7 @@
 //! Integration tests: one test binary (each file directly under `tests/` would be a separate
 //! binary linking a static faiss).
 
+mod add;
 mod alloc;
 mod architecture;
 mod bad_input;
