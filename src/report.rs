@@ -529,8 +529,11 @@ impl Report {
         if let Some(c) = &self.min_sim_choice {
             let r = &self.refine;
             let far = r.far_min_sim.map(|f| format!(", far tier {f:.4}")).unwrap_or_default();
-            let chosen =
-                if self.min_sim_decided { format!("chosen {:?}", c.chosen_by) } else { "not used".to_string() };
+            let chosen = if self.min_sim_decided {
+                format!("chosen: {}", c.chosen_by.describe())
+            } else {
+                "not used".to_string()
+            };
             let _ = writeln!(
                 s,
                 "min_sim rule: merge valley {}, link valley {}, {chosen}{far}, h {:.4}",

@@ -376,6 +376,17 @@ pub enum ChosenBy {
     Fallback,
 }
 
+impl ChosenBy {
+    /// What the summary calls it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ChosenBy::Merge => "the merge valley",
+            ChosenBy::Link => "the link valley",
+            ChosenBy::Fallback => "the deepest dip (no valley)",
+        }
+    }
+}
+
 /// A merge-height valley [`choose_min_sim`] skipped as made of near-duplicates.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -48,7 +48,10 @@ fn the_default_picks_min_sim_and_says_so() {
     let c = report.min_sim_choice.as_ref().expect("the rule's details in the report");
     assert_eq!(c.chosen_by, ChosenBy::Merge);
     assert!((c.link_valley.unwrap() - 0.9435).abs() < 5e-4, "{c:?}");
-    assert!(stderr.contains("min_sim rule: merge valley 0.9489, link valley 0.9435, chosen Merge"), "{stderr}");
+    assert!(
+        stderr.contains("min_sim rule: merge valley 0.9489, link valley 0.9435, chosen: the merge valley"),
+        "{stderr}"
+    );
     assert!(stderr.contains("note: min_sim 0.9489 from the merge valley"), "{stderr}");
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let eval = report.eval.unwrap();
