@@ -91,7 +91,11 @@ pub fn load_inputs(
             let features = features?;
             (timings.load, peak_rss.load) = (measured.secs, measured.peak_rss);
             check_truth_count(&truth, features.n(), path)?;
-            if fit_k && k >= features.n() && features.n() >= 2 {
+            if fit_k && k >= features.n() {
+                // k counts the row itself: one row has no neighbour to search for.
+                if features.n() < 2 {
+                    return Err(Error::format(path, "one row: nothing to cluster (at least 2 are needed)"));
+                }
                 k = features.n() - 1;
             }
             let fitted = KnnConfig { k: K::new(k)?, ..knn.clone() };

@@ -136,6 +136,15 @@ fn small_inputs_lower_the_default_k_and_say_so() {
     let out = face_cluster().arg(&feats).args(["--k", "256", "-o", "/dev/null"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--k"), "{}", String::from_utf8_lossy(&out.stderr));
+    // One row: the file's problem, not a k the user never gave; no output written.
+    std::fs::write(&feats, npy_f32(&rows[..1])).unwrap();
+    let labels_out = dir.path().join("one.txt");
+    let out = face_cluster().arg(&feats).arg("-o").arg(&labels_out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("small.npy: one row: nothing to cluster") && !stderr.contains("--k"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!labels_out.exists());
 }
 
 #[test]
