@@ -592,8 +592,8 @@ mod tests {
                 let own: f64 = outs.iter().filter(|o| o.0 as usize == u).map(|o| o.1).sum();
                 assert_eq!(tables.self_weight[u], own);
                 let mut emitted = 0;
-                merge_node(&tables, u, &|_, w| w, &|_, w| w, false, &mut |_, _, _| emitted += 1);
-                assert_eq!(merged_degree(&tables, u), emitted);
+                merge_node(&tables, u, &outs, &|_, w| w, &|_, w| w, false, &mut |_, _, _| emitted += 1);
+                assert_eq!(merged_degree(&tables, u, &outs), emitted);
             }
         }
     }

@@ -49,7 +49,8 @@
 //! `2 d n nprobe (n / nlist)` in all, less where two lists probe each other (that pair is
 //! multiplied once), plus the spilled rows against one list each. `auto` keeps `n / nlist`
 //! near 128, so the search is linear in `n`. Memory beyond the features and the table: the
-//! centroids, the list and second list of every row, the heaps (`8 k` bytes per row) and, per
+//! centroids, the list and second list of every row, the heaps (`8 k` bytes per row, freed list
+//! by list as the table's rows are written, so that the two are never both whole) and, per
 //! thread, one block of gathered rows and of products.
 
 use std::borrow::Cow;
