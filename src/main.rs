@@ -14,6 +14,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 fn main() -> ExitCode {
     #[cfg(all(unix, target_arch = "x86_64"))]
     use_fast_blas_kernels();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    give_large_buffers_back();
     let cli = cli::Cli::parse(); // usage errors exit with status 2
     if let Err(err) = handle_signals() {
         eprintln!("face-cluster: error: cannot install the signal handler: {err}");
@@ -26,6 +28,26 @@ fn main() -> ExitCode {
             eprintln!("face-cluster: error: {err:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Fixes glibc's mmap threshold at its default of 128 KiB, so that every buffer above it is a
+/// mapping of its own, given back to the system as soon as it is freed.
+///
+/// Left alone, glibc raises the threshold after each large free, up to 32 MiB: the mid-size
+/// buffers allocated later (the k-NN join's per-list heaps, the graph's per-chunk vectors)
+/// then come from the heap, which keeps them resident once freed. At a million rows that
+/// kept about 1 GB through the graph and Infomap, and the k-NN join's heaps, freed list by
+/// list while the table is written, would not have left memory at all (docs/scale.md).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // mallopt(3), one call.
+fn give_large_buffers_back() {
+    const THRESHOLD: libc::c_int = 128 * 1024;
+    // SAFETY: mallopt only sets a parameter of glibc's allocator, under the allocator's own
+    // lock, before this program allocates anything large. On failure (it returns 0) glibc
+    // keeps its dynamic threshold and the run goes on.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD);
     }
 }
 

@@ -77,7 +77,7 @@ pub(crate) struct FlowResult {
     pub error: f64,
 }
 
-/// The links in both orientations, with per-node weight sums.
+/// The in-links, with per-node weight sums (out-lists: [`sorted_out_links`]).
 ///
 /// Weights keep the source's own type `W` (f32 for the k-NN graph), which halves the bytes the
 /// power iteration streams per link compared with converting to f64, and loses nothing.
@@ -86,10 +86,6 @@ struct LinkTables<W> {
     in_offsets: Vec<usize>,
     in_source: Vec<u32>,
     in_weight: Vec<W>,
-    /// Out-links of each node (self-links included), targets ascending.
-    out_offsets: Vec<usize>,
-    out_target: Vec<u32>,
-    out_weight_of: Vec<W>,
     /// Out-weight of each node, self-link included.
     out_weight: Vec<f64>,
     /// Self-link weight of each node.
@@ -128,9 +124,9 @@ fn usable(w: f64) -> bool {
 fn link_tables<L: LinkSource>(links: &L) -> LinkTables<L::Weight> {
     let n = links.num_nodes();
     // In-links by a counting sort over the sources in order: each in-list comes out sorted by
-    // source, repeated links in link order. Out-lists by a stable sort of each node's links by
-    // target, in parallel with it. Sorted lists let the merged adjacency be built by linear
-    // merges.
+    // source, repeated links in link order. The out-weights in parallel with it; out-lists are
+    // sorted by target when needed ([`sorted_out_links`]). Sorted lists let the merged
+    // adjacency be built by linear merges.
     let in_lists = || {
         let mut in_offsets = vec![0usize; n + 1];
         for u in 0..n {
@@ -158,61 +154,67 @@ fn link_tables<L: LinkSource>(links: &L) -> LinkTables<L::Weight> {
         }
         (in_offsets, in_source, in_weight)
     };
-    let out_lists = || {
-        // Per node: usable out-links, out-weight and self-link weight, summed in link order.
-        let sums: Vec<(usize, f64, f64)> = (0..n)
+    let out_sums = || {
+        // Per node: out-weight and self-link weight, summed in link order. The out-lists
+        // themselves are not kept ([`sorted_out_links`]).
+        (0..n)
             .into_par_iter()
             .map(|u| {
-                let (mut count, mut out, mut own) = (0, 0.0, 0.0);
+                let (mut out, mut own) = (0.0, 0.0);
                 links.for_each_out_link(u, |v, w| {
                     let w: f64 = w.into();
                     if usable(w) {
-                        count += 1;
                         out += w;
                         if v as usize == u {
                             own += w;
                         }
                     }
                 });
-                (count, out, own)
+                (out, own)
             })
-            .collect();
-        let mut out_offsets = vec![0usize; n + 1];
-        for u in 0..n {
-            out_offsets[u + 1] = out_offsets[u] + sums[u].0;
-        }
-        let mut out_target = vec![0u32; out_offsets[n]];
-        let mut out_weight_of = vec![L::Weight::default(); out_offsets[n]];
-        let targets = chunk_slices(&mut out_target, &out_offsets);
-        let weights = chunk_slices(&mut out_weight_of, &out_offsets);
-        targets.into_par_iter().zip(weights).enumerate().for_each(|(c, (targets, weights))| {
-            // Each link as (target << 32 | position in the row): an unstable sort of these keys
-            // is a stable sort by target.
-            let (mut keys, mut row_weights) = (Vec::new(), Vec::new());
-            let mut k = 0;
-            for u in chunk_nodes(c, n) {
-                keys.clear();
-                row_weights.clear();
-                links.for_each_out_link(u, |v, w| {
-                    if usable(w.into()) {
-                        keys.push(u64::from(v) << 32 | row_weights.len() as u64);
-                        row_weights.push(w);
-                    }
-                });
-                keys.sort_unstable();
-                for &key in &keys {
-                    targets[k] = (key >> 32) as u32;
-                    weights[k] = row_weights[key as u32 as usize];
-                    k += 1;
-                }
-            }
-        });
-        let (out_weight, self_weight) = sums.into_iter().map(|(_, out, own)| (out, own)).unzip();
-        (out_offsets, out_target, out_weight_of, out_weight, self_weight)
+            .unzip()
     };
-    let ((in_offsets, in_source, in_weight), (out_offsets, out_target, out_weight_of, out_weight, self_weight)) =
-        rayon::join(in_lists, out_lists);
-    LinkTables { in_offsets, in_source, in_weight, out_offsets, out_target, out_weight_of, out_weight, self_weight }
+    let ((in_offsets, in_source, in_weight), (out_weight, self_weight)) = rayon::join(in_lists, out_sums);
+    LinkTables { in_offsets, in_source, in_weight, out_weight, self_weight }
+}
+
+/// A thread's buffers for [`sorted_out_links`].
+struct OutLinks<W> {
+    keys: Vec<u64>,
+    weights: Vec<W>,
+    sorted: Vec<(u32, W)>,
+}
+
+impl<W> Default for OutLinks<W> {
+    fn default() -> Self {
+        OutLinks { keys: Vec::new(), weights: Vec::new(), sorted: Vec::new() }
+    }
+}
+
+/// Node `u`'s usable out-links (self-links included) sorted by target, repeated links in link
+/// order. Sorted again for each use rather than kept: a table of them would cost as much as
+/// the graph (8 bytes a link, 671 MiB for a million rows at k = 256) while the merged network
+/// is built beside it.
+fn sorted_out_links<'s, L: LinkSource>(
+    links: &L,
+    u: usize,
+    buffers: &'s mut OutLinks<L::Weight>,
+) -> &'s [(u32, L::Weight)] {
+    let OutLinks { keys, weights, sorted } = buffers;
+    keys.clear();
+    weights.clear();
+    sorted.clear();
+    // Each link as (target << 32 | position in the row): an unstable sort of these keys is a
+    // stable sort by target.
+    links.for_each_out_link(u, |v, w| {
+        if usable(w.into()) {
+            keys.push(u64::from(v) << 32 | weights.len() as u64);
+            weights.push(w);
+        }
+    });
+    keys.sort_unstable();
+    sorted.extend(keys.iter().map(|&key| ((key >> 32) as u32, weights[key as u32 as usize])));
+    sorted
 }
 
 /// The nodes of chunk `c` of `0..n`.
@@ -271,7 +273,7 @@ pub(crate) fn compute_flow<L: LinkSource>(links: &L, settings: &FlowSettings) ->
             // A link of weight w carries 2w/norm in both directions together; each endpoint
             // sees half of it as exit and half as enter (§3.3, §3.5).
             let scale = 1.0 / norm;
-            let network = merged_network(&tables, degree_flow, |_, w| w * scale, |_, w| w * scale, true);
+            let network = merged_network(links, &tables, degree_flow, |_, w| w * scale, |_, w| w * scale, true);
             FlowResult { network, iterations: 0, error: 0.0 }
         }
         FlowModel::Directed => {
@@ -283,7 +285,7 @@ pub(crate) fn compute_flow<L: LinkSource>(links: &L, settings: &FlowSettings) ->
                 .map(|u| if tables.out_weight[u] > 0.0 { p[u] / tables.out_weight[u] * scale } else { 0.0 })
                 .collect();
             let flow: Vec<f64> = (0..n).into_par_iter().map(|v| tables.pull(v, &rate)).collect();
-            let network = merged_network(&tables, flow, |u, w| w * rate[u], |x, w| w * rate[x], false);
+            let network = merged_network(links, &tables, flow, |u, w| w * rate[u], |x, w| w * rate[x], false);
             FlowResult { network, iterations, error }
         }
     }
@@ -432,17 +434,23 @@ const STALL_ITERATIONS: usize = 10;
 ///
 /// Each node's entries are a linear merge of its out-list and in-list (both sorted by the
 /// other end), so they come out sorted by neighbour, with repeated links combined.
-fn merged_network<W: Weight>(
-    tables: &LinkTables<W>,
+fn merged_network<L: LinkSource>(
+    links: &L,
+    tables: &LinkTables<L::Weight>,
     flow: Vec<f64>,
     out_f: impl Fn(usize, f64) -> f64 + Sync,
     in_f: impl Fn(usize, f64) -> f64 + Sync,
     split: bool,
 ) -> FlowNetwork {
     let n = flow.len();
-    let merge = |u: usize, emit: &mut dyn FnMut(u32, f64, f64)| merge_node(tables, u, &out_f, &in_f, split, emit);
+    let merge = |u: usize, outs: &[(u32, L::Weight)], emit: &mut dyn FnMut(u32, f64, f64)| {
+        merge_node(tables, u, outs, &out_f, &in_f, split, emit)
+    };
     // Pass 1: merged degree of each node. Pass 2: fill disjoint slices, one per chunk of nodes.
-    let degree: Vec<usize> = (0..n).into_par_iter().map(|u| merged_degree(tables, u)).collect();
+    let degree: Vec<usize> = (0..n)
+        .into_par_iter()
+        .map_init(OutLinks::default, |buffers, u| merged_degree(tables, u, sorted_out_links(links, u, buffers)))
+        .collect();
     let mut offsets = vec![0usize; n + 1];
     for u in 0..n {
         offsets[u + 1] = offsets[u] + degree[u];
@@ -457,8 +465,9 @@ fn merged_network<W: Weight>(
     let inf = chunk_slices(&mut in_flow, &offsets);
     nb.into_par_iter().zip(of).zip(inf).enumerate().for_each(|(c, ((nb, of), inf))| {
         let mut k = 0;
+        let mut buffers = OutLinks::default();
         for u in chunk_nodes(c, n) {
-            merge(u, &mut |x, o, f| {
+            merge(u, sorted_out_links(links, u, &mut buffers), &mut |x, o, f| {
                 nb[k] = x;
                 of[k] = o;
                 inf[k] = f;
@@ -478,13 +487,12 @@ fn merged_network<W: Weight>(
 
 /// The number of entries [`merge_node`] emits for node u: its distinct neighbours over out- and
 /// in-links, self excluded.
-fn merged_degree<W: Weight>(tables: &LinkTables<W>, u: usize) -> usize {
-    let outs = &tables.out_target[tables.out_offsets[u]..tables.out_offsets[u + 1]];
+fn merged_degree<W: Weight>(tables: &LinkTables<W>, u: usize, outs: &[(u32, W)]) -> usize {
     let ins = &tables.in_source[tables.in_offsets[u]..tables.in_offsets[u + 1]];
     let (mut i, mut j, mut count) = (0, 0, 0);
     while i < outs.len() || j < ins.len() {
-        let x = outs.get(i).copied().unwrap_or(u32::MAX).min(ins.get(j).copied().unwrap_or(u32::MAX));
-        while outs.get(i) == Some(&x) {
+        let x = outs.get(i).map_or(u32::MAX, |o| o.0).min(ins.get(j).copied().unwrap_or(u32::MAX));
+        while outs.get(i).map(|o| o.0) == Some(x) {
             i += 1;
         }
         while ins.get(j) == Some(&x) {
@@ -496,25 +504,25 @@ fn merged_degree<W: Weight>(tables: &LinkTables<W>, u: usize) -> usize {
 }
 
 /// Calls `emit(neighbour, out_flow, in_flow)` for node u's merged entries, self excluded, in
-/// neighbour order.
+/// neighbour order. `outs` are u's out-links, as [`sorted_out_links`] gives them.
 fn merge_node<W: Weight>(
     tables: &LinkTables<W>,
     u: usize,
+    outs: &[(u32, W)],
     out_f: &impl Fn(usize, f64) -> f64,
     in_f: &impl Fn(usize, f64) -> f64,
     split: bool,
     emit: &mut dyn FnMut(u32, f64, f64),
 ) {
-    let outs = tables.out_offsets[u]..tables.out_offsets[u + 1];
     let ins = tables.in_offsets[u]..tables.in_offsets[u + 1];
-    let (mut i, mut j) = (outs.start, ins.start);
-    while i < outs.end || j < ins.end {
-        let next_out = if i < outs.end { tables.out_target[i] } else { u32::MAX };
+    let (mut i, mut j) = (0, ins.start);
+    while i < outs.len() || j < ins.end {
+        let next_out = if i < outs.len() { outs[i].0 } else { u32::MAX };
         let next_in = if j < ins.end { tables.in_source[j] } else { u32::MAX };
         let x = next_out.min(next_in);
         let (mut o, mut f) = (0.0, 0.0);
-        while i < outs.end && tables.out_target[i] == x {
-            o += out_f(u, tables.out_weight_of[i].into());
+        while i < outs.len() && outs[i].0 == x {
+            o += out_f(u, outs[i].1.into());
             i += 1;
         }
         while j < ins.end && tables.in_source[j] == x {
@@ -560,7 +568,8 @@ mod tests {
                     (u, v, w)
                 })
                 .collect();
-            let tables = link_tables(&Network::from_links(n, &links));
+            let network = Network::from_links(n, &links);
+            let tables = link_tables(&network);
             // The usable links in source order, as Network stores them (a stable sort by source).
             let mut usable_links: Vec<(u32, u32, f64)> = links.iter().copied().filter(|l| usable(l.2)).collect();
             usable_links.sort_by_key(|l| l.0);
@@ -572,9 +581,7 @@ mod tests {
             for u in 0..n {
                 let mut outs = std::mem::take(&mut outs_of[u]);
                 outs.sort_by_key(|o| o.0);
-                let r = tables.out_offsets[u]..tables.out_offsets[u + 1];
-                let got: Vec<(u32, f64)> =
-                    tables.out_target[r.clone()].iter().copied().zip(tables.out_weight_of[r].iter().copied()).collect();
+                let got = sorted_out_links(&network, u, &mut OutLinks::default()).to_vec();
                 assert_eq!(got, outs, "round {round}: out-links of {u}");
                 let ins = &ins_of[u];
                 let r = tables.in_offsets[u]..tables.in_offsets[u + 1];
@@ -585,8 +592,8 @@ mod tests {
                 let own: f64 = outs.iter().filter(|o| o.0 as usize == u).map(|o| o.1).sum();
                 assert_eq!(tables.self_weight[u], own);
                 let mut emitted = 0;
-                merge_node(&tables, u, &|_, w| w, &|_, w| w, false, &mut |_, _, _| emitted += 1);
-                assert_eq!(merged_degree(&tables, u), emitted);
+                merge_node(&tables, u, &outs, &|_, w| w, &|_, w| w, false, &mut |_, _, _| emitted += 1);
+                assert_eq!(merged_degree(&tables, u, &outs), emitted);
             }
         }
     }

@@ -49,7 +49,8 @@
 //! `2 d n nprobe (n / nlist)` in all, less where two lists probe each other (that pair is
 //! multiplied once), plus the spilled rows against one list each. `auto` keeps `n / nlist`
 //! near 128, so the search is linear in `n`. Memory beyond the features and the table: the
-//! centroids, the list and second list of every row, the heaps (`8 k` bytes per row) and, per
+//! centroids, the list and second list of every row, the heaps (`8 k` bytes per row, freed list
+//! by list as the table's rows are written, so that the two are never both whole) and, per
 //! thread, one block of gathered rows and of products.
 
 use std::borrow::Cow;
@@ -63,7 +64,7 @@ use super::faiss::{out_of_range, strided_sample};
 use super::gemm::inner_products;
 use super::kmeans::train_and_assign;
 use super::quantizer::Quantizer;
-use super::table::{canonicalise_row, dot, Knn, NONE};
+use super::table::{canonicalise_row, dot, Knn};
 use super::topk::Heaps;
 use super::{Job, Ran, AUTO_NPROBE, AUTO_TRAIN_ROWS_PER_LIST};
 use crate::config::KnnConfig;
@@ -141,43 +142,45 @@ pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Re
         .sum();
 
     // The heaps to canonical rows, the kept ids with their similarities recomputed, list by
-    // list (a row's neighbours are mostly rows of its own list, still in the caches), then
-    // into the table in row order.
-    let mut heaps: Vec<Heaps> = heaps.into_iter().map(|h| h.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
+    // list (a row's neighbours are mostly rows of its own list, still in the caches), written
+    // in list order: list `c`'s rows are rows `offsets[c]..offsets[c + 1]` of `ids` and `sims`,
+    // one contiguous run. Each list's heaps are freed as soon as its rows are written, and the
+    // zeroed buffers are touched only as they are written (their values are all overwritten),
+    // so the heaps and the table are never both whole in memory. Then, in place, to row order.
+    let heaps: Vec<Heaps> = heaps.into_iter().map(|h| h.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
+    let mut ids = vec![0u32; n * k];
+    let mut sims = vec![0f32; n * k];
+    let mut runs = Vec::with_capacity(nlist);
+    let (mut rest_ids, mut rest_sims) = (&mut ids[..], &mut sims[..]);
+    for c in 0..nlist {
+        let (run_ids, more_ids) = rest_ids.split_at_mut(lists.len(c) * k);
+        let (run_sims, more_sims) = rest_sims.split_at_mut(lists.len(c) * k);
+        runs.push((run_ids, run_sims));
+        (rest_ids, rest_sims) = (more_ids, more_sims);
+    }
     heaps
-        .par_iter_mut()
+        .into_par_iter()
+        .zip(runs)
         .enumerate()
         .try_for_each_init(
             || RowScratch::new(k),
-            |row: &mut RowScratch, (c, list)| {
-                for (r, &i) in lists.members(c).iter().enumerate() {
+            |row: &mut RowScratch, (c, (list, (run_ids, run_sims)))| {
+                let slots = run_ids.chunks_exact_mut(k).zip(run_sims.chunks_exact_mut(k));
+                for ((r, &i), (row_ids, row_sims)) in lists.members(c).iter().enumerate().zip(slots) {
                     row.found.clear();
                     row.found.extend(list.ids(r).map(i64::from));
                     let query = features.row(i as usize);
                     // As many candidates as slots: no cut, no tie to settle.
-                    canonicalise_row(
-                        row.found.iter().copied(),
-                        n,
-                        &mut row.sorted,
-                        &mut row.ids,
-                        &mut row.sims,
-                        |j| dot(query, features.row(j as usize)),
-                    )?;
-                    list.set_row(r, &row.ids, &row.sims);
+                    canonicalise_row(row.found.iter().copied(), n, &mut row.sorted, row_ids, row_sims, |j| {
+                        dot(query, features.row(j as usize))
+                    })?;
                 }
+                drop(list);
                 Ok(())
             },
         )
         .map_err(|id| out_of_range(job, id))?;
-    let mut ids = vec![NONE; n * k];
-    let mut sims = vec![f32::NEG_INFINITY; n * k];
-    ids.par_chunks_exact_mut(k).zip(sims.par_chunks_exact_mut(k)).enumerate().for_each(|(i, (row_ids, row_sims))| {
-        let (list, r) = lists.place(i);
-        for ((id, sim), (to_id, to_sim)) in heaps[list].row(r).zip(row_ids.iter_mut().zip(row_sims)) {
-            *to_id = id;
-            *to_sim = sim;
-        }
-    });
+    rayon::join(|| to_row_order(&mut ids, k, &lists.rows), || to_row_order(&mut sims, k, &lists.rows));
     drop(stage);
     let resolved = KnnConfig { nprobe: NonZeroUsize::new(nprobe), ..config.clone() };
     let ran = Ran {
@@ -197,17 +200,36 @@ pub(super) fn search(job: &Job<'_>, nlist: usize, progress: &dyn Progress) -> Re
 struct RowScratch {
     found: Vec<i64>,
     sorted: Vec<(f32, u32)>,
-    ids: Vec<u32>,
-    sims: Vec<f32>,
 }
 
 impl RowScratch {
     fn new(k: usize) -> Self {
-        RowScratch {
-            found: Vec::with_capacity(k),
-            sorted: Vec::with_capacity(k),
-            ids: vec![NONE; k],
-            sims: vec![0.0; k],
+        RowScratch { found: Vec::with_capacity(k), sorted: Vec::with_capacity(k) }
+    }
+}
+
+/// Moves the rows of `k` slots of `table` from list order to row order, in place: the row at
+/// place `p` goes to row `rows[p]` (`rows` is a permutation of `0..rows.len()`). Each cycle of
+/// the permutation is followed once, carrying one row; no second table.
+fn to_row_order<T: Copy + Default>(table: &mut [T], k: usize, rows: &[u32]) {
+    debug_assert_eq!(table.len(), rows.len() * k);
+    let mut done = vec![false; rows.len()];
+    let mut carried = vec![T::default(); k];
+    for start in 0..rows.len() {
+        if done[start] || rows[start] as usize == start {
+            continue;
+        }
+        carried.copy_from_slice(&table[start * k..(start + 1) * k]);
+        let mut at = start;
+        loop {
+            done[at] = true;
+            let to = rows[at] as usize;
+            // The carried row to its place; what was there (bound for rows[to]) is carried on.
+            table[to * k..(to + 1) * k].swap_with_slice(&mut carried);
+            if to == start {
+                break;
+            }
+            at = to;
         }
     }
 }
@@ -597,5 +619,19 @@ mod tests {
         let c = KnnConfig { ef_search: NonZeroUsize::new(8), ..join(4, None, 5) };
         let e = build_knn(&f, &c, &NoProgress).unwrap_err();
         assert!(matches!(e, Error::InvalidParameter { param: Param::EfSearch, .. }), "{e}");
+    }
+
+    #[test]
+    fn rows_in_list_order_go_to_row_order_in_place() {
+        let mut rng = crate::rng::Rng::new(7);
+        for n in [0, 1, 2, 5, 64] {
+            let mut rows: Vec<u32> = (0..n as u32).collect();
+            rng.shuffle(&mut rows);
+            // The row at place p is row rows[p]: slots (rows[p], 0), (rows[p], 1), (rows[p], 2).
+            let mut table: Vec<(u32, u32)> = rows.iter().flat_map(|&i| (0..3).map(move |s| (i, s))).collect();
+            to_row_order(&mut table, 3, &rows);
+            let expected: Vec<(u32, u32)> = (0..n as u32).flat_map(|i| (0..3).map(move |s| (i, s))).collect();
+            assert_eq!(table, expected, "n = {n}");
+        }
     }
 }

@@ -110,19 +110,6 @@ impl Heaps {
         self.keys[r * self.k..r * self.k + self.len[r] as usize].iter().map(|&key| id_of(key))
     }
 
-    /// Replaces row `r`'s heap with the row `ids`, `sims` (`k` slots, any values): the heaps are
-    /// no longer needed, and their memory holds the rows until [`Heaps::row`] reads them.
-    pub(super) fn set_row(&mut self, r: usize, ids: &[u32], sims: &[f32]) {
-        for ((slot, &id), &sim) in self.keys[r * self.k..(r + 1) * self.k].iter_mut().zip(ids).zip(sims) {
-            *slot = (u64::from(sim.to_bits()) << 32) | u64::from(id);
-        }
-    }
-
-    /// Row `r` as [`Heaps::set_row`] stored it: `(id, sim)` per slot.
-    pub(super) fn row(&self, r: usize) -> impl Iterator<Item = (u32, f32)> + '_ {
-        self.keys[r * self.k..(r + 1) * self.k].iter().map(|&v| (v as u32, f32::from_bits((v >> 32) as u32)))
-    }
-
     /// Keeps the best `k` of row `r`'s heap and `more` (keys), which is left in an unspecified
     /// state: one selection instead of a push per candidate.
     fn merge(&mut self, r: usize, more: &mut Vec<u64>) {
@@ -265,12 +252,7 @@ mod tests {
         for &sim in &sims {
             assert_eq!((sim_of(key(sim, 9)).to_bits(), id_of(key(sim, 9))), (sim.to_bits(), 9));
         }
-        let mut heaps = Heaps::new(1, 3);
-        heaps.set_row(0, &[4, 2, NONE_ID], &[0.5, -0.25, f32::NEG_INFINITY]);
-        assert_eq!(heaps.row(0).collect::<Vec<_>>(), [(4, 0.5), (2, -0.25), (NONE_ID, f32::NEG_INFINITY)]);
     }
-
-    const NONE_ID: u32 = u32::MAX;
 
     #[test]
     fn rows_with_fewer_candidates_than_slots_keep_them_all() {
