@@ -134,30 +134,32 @@ pub fn auto_min_sim(knn: &Knn, k: usize) -> Result<AutoMinSim> {
 /// The similarities at which links join two components, most similar first.
 fn merge_heights<P>(knn: &Knn, k: usize) -> Vec<f32>
 where
-    P: Copy + Send + Sync + TryFrom<usize> + Into<u64>,
+    P: Copy + Send + Sync + Ord + TryFrom<usize> + Into<u64>,
     <P as TryFrom<usize>>::Error: std::fmt::Debug,
 {
     let slot = |p: P| -> usize {
         let p: u64 = p.into();
         p as usize
     };
-    let mut links: Vec<P> = (0..knn.n())
+    let (ids, sims) = (knn.ids(), knn.sims());
+    // Each link as (descending-similarity key, position): sorted by value, no lookups into the
+    // table during the sort (an indirect comparison misses the cache on every read).
+    let mut links: Vec<(u32, P)> = (0..knn.n())
         .into_par_iter()
         .flat_map_iter(|i| {
             let (ids, _) = knn.row(i);
-            ids[..k]
-                .iter()
-                .enumerate()
-                .filter(move |(_, &j)| j != NONE && j as usize != i)
-                .map(move |(s, _)| P::try_from(i * knn.k() + s).expect("the caller checked that positions fit"))
+            ids[..k].iter().enumerate().filter(move |(_, &j)| j != NONE && j as usize != i).map(move |(s, _)| {
+                let p = i * knn.k() + s;
+                (descending_key(sims[p]), P::try_from(p).expect("the caller checked that positions fit"))
+            })
         })
         .collect();
-    // Descending similarity, ties by position: a total order, so the result is deterministic.
-    let (ids, sims) = (knn.ids(), knn.sims());
-    links.par_sort_unstable_by(|&a, &b| sims[slot(b)].total_cmp(&sims[slot(a)]).then(slot(a).cmp(&slot(b))));
+    // Descending similarity (`total_cmp`), ties by position: a total order, so the result is
+    // deterministic.
+    links.par_sort_unstable();
     let mut parent: Vec<u32> = (0..knn.n() as u32).collect();
     let mut heights = Vec::new();
-    for &p in &links {
+    for &(_, p) in &links {
         let p = slot(p);
         let (a, b) = ((p / knn.k()) as u32, ids[p]);
         let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
@@ -170,6 +172,15 @@ where
         }
     }
     heights
+}
+
+/// A key whose ascending order is `f32::total_cmp`'s descending order.
+fn descending_key(x: f32) -> u32 {
+    let bits = x.to_bits();
+    // total_cmp's order as unsigned integers: negative values have every bit flipped, others
+    // only the sign bit.
+    let ascending = if bits >> 31 == 1 { !bits } else { bits | 0x8000_0000 };
+    !ascending
 }
 
 fn find(parent: &mut [u32], mut x: u32) -> u32 {
@@ -613,6 +624,19 @@ fn pick_with(descending: &[f32], rounding: Rounding, silverman: bool) -> Picked 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descending_keys_sort_as_total_cmp_descending() {
+        let mut values =
+            vec![0.5f32, -0.5, 0.0, -0.0, 1.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, 1e-30, -1e-30, 0.25];
+        let mut by_key = values.clone();
+        values.sort_by(|a, b| b.total_cmp(a));
+        by_key.sort_by_key(|&x| descending_key(x));
+        assert_eq!(
+            values.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            by_key.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+    }
     use crate::error::Error;
     use crate::rng::Rng;
 
