@@ -249,7 +249,18 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
         let mut steps = Refined::default();
         let groups = label_rows(kept, &links, &nearest, &rules, &mut steps);
         let next = state.manifest.next_cluster_id;
-        let touched = touched_clusters(&state.clusters, active, &patched, &groups, next);
+        // Of the old rows whose k-NN rows changed, those with an added row among their nearest
+        // two: what attaching reads (links are read by the merge, and changed links make a
+        // row active).
+        let near_added: Vec<u32> = patched
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let (ids, _) = state.table.row(i as usize);
+                ids.iter().filter(|&&j| j != NONE && j != i).take(2).any(|&j| j as usize >= n_old)
+            })
+            .collect();
+        let touched = touched_clusters(&state.clusters, active, &near_added, &groups, next);
         let touched_count = touched.iter().filter(|&&t| t).count();
         (ids::carry_ids(&state.clusters, &groups, &touched, next), touched_count, steps)
     });
@@ -337,16 +348,16 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
 }
 
 /// Which old clusters (by id, below `next_id`) the update touched ([`ids::carry_ids`]): those
-/// with a row that was re-optimised (`active`) or whose k-NN row changed (`patched`: its links
-/// and nearest rows are what the steps after Infomap read), and old clusters of one row that
-/// the steps after Infomap no longer leave alone (a row attached or merged only now, as when
-/// the share of rows alone crosses [`crate::threshold::MAX_ALONE`]). An untouched cluster keeps
-/// its id in the group that holds its rows, whatever joined it: a lone row joining a cluster
-/// must not give it its id.
-fn touched_clusters(old: &[u32], active: &[u32], patched: &[u32], groups: &[u32], next_id: u32) -> Vec<bool> {
+/// with a row that was re-optimised (`active`) or that has an added row among its nearest two
+/// (`near_added`: what [`crate::labels::attach_nearest`] reads), and old clusters of one row
+/// that the steps after Infomap no longer leave alone (a row attached or merged only now, as
+/// when the share of rows alone crosses [`crate::threshold::MAX_ALONE`]). An untouched cluster
+/// keeps its id in the group that holds its rows, whatever joined it: a lone row joining a
+/// cluster must not give it its id.
+fn touched_clusters(old: &[u32], active: &[u32], near_added: &[u32], groups: &[u32], next_id: u32) -> Vec<bool> {
     let n_old = old.len();
     let mut touched = vec![false; next_id as usize];
-    for &v in active.iter().chain(patched).filter(|&&v| (v as usize) < n_old) {
+    for &v in active.iter().chain(near_added).filter(|&&v| (v as usize) < n_old) {
         touched[old[v as usize] as usize] = true;
     }
     let (old_sizes, group_sizes) = (cluster_sizes(old), cluster_sizes(groups));

@@ -157,8 +157,8 @@ pub struct ClusterChanges {
     pub singleton_clusters: usize,
     /// Rows of the largest.
     pub largest_cluster: usize,
-    /// Old clusters with a row re-optimised or whose k-NN row changed, or a lone row joined
-    /// to others only now.
+    /// Old clusters with a row re-optimised or with an added row among its nearest two, or a
+    /// lone row joined to others only now.
     pub touched: usize,
     /// Pairs of clusters the merge step joined ([`crate::labels::merge_clusters`]; 0 without it).
     pub merged_by_share: usize,

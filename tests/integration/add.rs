@@ -89,7 +89,7 @@ fn the_default_preset_saves_and_adds_with_its_steps_after_infomap() {
     all.extend(rows(6, 1, 16, 99));
     let (mut old, mut old_cluster, mut new, mut new_cluster) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, row) in all.into_iter().enumerate() {
-        if i < 180 || i >= 240 || i % 12 >= 4 {
+        if !(180..240).contains(&i) || i % 12 >= 4 {
             old.push(row);
             old_cluster.push(if i < 240 { i % 12 } else { i });
         } else {
