@@ -3,7 +3,7 @@ use std::path::Path;
 
 use super::*;
 use crate::cluster::{label_rows, LabelRules, Refined};
-use crate::config::{InputConfig, KnnConfig, Lonely, MinSim, Preset, RunConfig, Similarity, K};
+use crate::config::{InputConfig, KnnConfig, Lonely, MinSim, Preset, RunConfig, Share, Similarity, K};
 use crate::edges::build_edges;
 use crate::error::Param;
 use crate::infomap::Infomap;
@@ -63,6 +63,21 @@ fn save_and_split_with(
     batch: usize,
     index: &str,
 ) -> Vec<u32> {
+    save_and_split_merging(preset, None, dir, rows, dim, base, batch, index)
+}
+
+/// [`save_and_split_with`], clusters merged at `merge` when given.
+#[allow(clippy::too_many_arguments)]
+fn save_and_split_merging(
+    preset: Preset,
+    merge: Option<f32>,
+    dir: &Path,
+    rows: &[f32],
+    dim: usize,
+    base: usize,
+    batch: usize,
+    index: &str,
+) -> Vec<u32> {
     write_npy(&dir.join("base.npy"), &rows[..base * dim], dim);
     for (b, chunk) in rows[base * dim..].chunks(batch * dim).enumerate() {
         write_npy(&dir.join(format!("batch-{b}.npy")), chunk, dim);
@@ -72,6 +87,9 @@ fn save_and_split_with(
     config.knn = KnnConfig { k: K::new(k).unwrap(), index: index.to_string(), ..KnnConfig::default() };
     if preset != Preset::Default {
         config.min_sim = MinSim::Fixed(Similarity::new(Param::MinSim, 0.5).unwrap());
+    }
+    if let Some(share) = merge {
+        config.strategy.merge = Some(Share::new(Param::Merge, share).unwrap());
     }
     config.save = Some(dir.join("state"));
     let out = pipeline::run(&config, &mut Stages::quiet()).unwrap();
@@ -276,10 +294,20 @@ fn same_update_on_one_and_two_threads(preset: Preset) {
 /// `--full`.
 #[test]
 fn a_default_state_labels_its_rows_as_the_main_job_does() {
+    default_state_labels_its_rows_as_the_main_job_does(None);
+}
+
+/// The same with clusters merged at a share low enough that merges happen on this data.
+#[test]
+fn a_default_state_merging_more_labels_its_rows_as_the_main_job_does() {
+    default_state_labels_its_rows_as_the_main_job_does(Some(0.1));
+}
+
+fn default_state_labels_its_rows_as_the_main_job_does(merge: Option<f32>) {
     let tmp = tempfile::tempdir().unwrap();
     let dim = 16;
     let (rows, _) = faces(2600, dim, 13);
-    let saved = save_and_split_with(Preset::Default, tmp.path(), &rows, dim, 2200, 200, "Flat");
+    let saved = save_and_split_merging(Preset::Default, merge, tmp.path(), &rows, dim, 2200, 200, "Flat");
     let state = State::open(&tmp.path().join("state")).unwrap();
     assert_eq!(state.clusters, saved, "the state holds the main job's labels");
     drop(state);
@@ -310,6 +338,9 @@ fn a_default_state_labels_its_rows_as_the_main_job_does() {
         );
         // The steps changed something: labels without them differ.
         assert!(steps.attached > 0, "{steps:?}");
+        if merge.is_some() {
+            assert!(steps.merges > 0, "{steps:?}");
+        }
         assert_ne!(assign_labels(&partition, &graph, Lonely::Own), expected);
     }
 }
