@@ -7,8 +7,8 @@
 //!                                                                   --metrics::evaluate--> Scores
 //! ```
 //!
-//! The two steps after the labels are issue 17's: they run for the main job and every sweep
-//! cell alike, here and nowhere else.
+//! The two steps after the labels are issue 17's: they run for the main job, every sweep cell
+//! and `face-cluster add` alike, in [`label_rows`] and nowhere else.
 //!
 //! The main job ([`crate::pipeline::run`]) runs [`cluster`] once on the table it searched or
 //! read; a sweep ([`crate::sweep`]) runs it once per cell of its grid on one table. The
@@ -17,12 +17,12 @@
 
 use std::borrow::Cow;
 
-use crate::config::{Lonely, Optimizer, Pruning, Similarity, Strategy};
+use crate::config::{Lonely, Optimizer, Pruning, Share, Similarity, Strategy};
 use crate::edges::{build_edges, far_min_sim, reach_share};
 use crate::error::Result;
 use crate::infomap::{Infomap, Partition};
 use crate::knn::Knn;
-use crate::labels::{assign_labels, attach_nearest, merge_clusters, ClusterCounts};
+use crate::labels::{assign_labels, attach_nearest, merge_clusters, ClusterCounts, OutLinks};
 use crate::measure::{Measured, Stages};
 use crate::metrics::{evaluate, Scores};
 use crate::threshold::{alone_share, nearest_two, MAX_ALONE};
@@ -125,26 +125,17 @@ pub fn cluster(
         refined.reach_share = Some(reach_share(&knn, params.k, far));
     }
     // Only the nearest two of each row outlive the table (12 bytes a row).
-    let nearest = nearest_two(&knn);
-    refined.alone_share = alone_share(&nearest, f64::from(params.min_sim.get()));
+    let nearest = nearest_two(knn.as_ref());
     drop(knn);
     let infomap = Infomap::new(params.optimizer.infomap(strategy.flow));
     let (partition, infomap_stage) = stages.run(Some(("infomap", None)), || infomap.run(&graph));
-    let (labels, labels_secs) = stages.time(|| {
-        let mut labels = assign_labels(&partition, &graph, strategy.lonely);
-        if let Some(share) = strategy.merge {
-            (labels, refined.merges) = merge_clusters(&labels, &graph, f64::from(share.get()));
-        }
-        if strategy.lonely == Lonely::Nearest {
-            // When most rows are alone, a lonely row is most likely a one-photo person.
-            refined.attach_skipped = refined.alone_share > MAX_ALONE;
-            if let (Some(h), false) = (params.bandwidth, refined.attach_skipped) {
-                let t = f64::from(params.min_sim.get());
-                (labels, refined.attached) = attach_nearest(&labels, &nearest, t - ATTACH_BELOW * h, ATTACH_GAP * h);
-            }
-        }
-        labels
-    });
+    let rules = LabelRules {
+        lonely: strategy.lonely,
+        merge: strategy.merge,
+        min_sim: params.min_sim,
+        bandwidth: params.bandwidth,
+    };
+    let (labels, labels_secs) = stages.time(|| label_rows(&partition, &graph, &nearest, &rules, &mut refined));
     let (eval, eval_secs) = match truth {
         Some(truth) => {
             let (scores, secs) = stages.time(|| score(truth, &labels));
@@ -165,6 +156,55 @@ pub fn cluster(
         labels_secs,
         eval_secs,
     })
+}
+
+/// The rules [`label_rows`] applies after Infomap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LabelRules {
+    /// What becomes of rows alone ([`assign_labels`]; [`Lonely::Nearest`] also attaches).
+    pub lonely: Lonely,
+    /// The share at which clusters are merged ([`merge_clusters`]), if they are.
+    pub merge: Option<Share>,
+    /// The threshold the links were kept at.
+    pub min_sim: Similarity,
+    /// `h`, the unit of [`Lonely::Nearest`]'s window ([`ClusterParams::bandwidth`]).
+    pub bandwidth: Option<f64>,
+}
+
+/// Cluster labels from Infomap's `partition` of the network `links`: [`assign_labels`], then
+/// [`merge_clusters`] when `rules.merge` is set, then, for [`Lonely::Nearest`],
+/// [`attach_nearest`] in the window `min_sim - 2h` with gap `h` ([`ATTACH_BELOW`],
+/// [`ATTACH_GAP`]) unless more than [`MAX_ALONE`] of the rows have no neighbour at `min_sim`.
+/// `nearest` is each row's nearest two ([`nearest_two`]). The main job ([`cluster`]) and
+/// `face-cluster add` (on a saved clustering's network) both label their rows here, so a
+/// saved clustering updated in full gets the labels the main job would give.
+///
+/// Fills `refined`'s `merges`, `attached`, `attach_skipped` and `alone_share`.
+///
+/// # Complexity
+///
+/// That of [`assign_labels`], plus `O(L)` per merge round and `O(n α(n))` for attaching.
+pub fn label_rows(
+    partition: &Partition,
+    links: &impl OutLinks,
+    nearest: &[(u32, f32, f32)],
+    rules: &LabelRules,
+    refined: &mut Refined,
+) -> Vec<u32> {
+    let t = f64::from(rules.min_sim.get());
+    refined.alone_share = alone_share(nearest, t);
+    let mut labels = assign_labels(partition, links, rules.lonely);
+    if let Some(share) = rules.merge {
+        (labels, refined.merges) = merge_clusters(&labels, links, f64::from(share.get()));
+    }
+    if rules.lonely == Lonely::Nearest {
+        // When most rows are alone, a lonely row is most likely a one-photo person.
+        refined.attach_skipped = refined.alone_share > MAX_ALONE;
+        if let (Some(h), false) = (rules.bandwidth, refined.attach_skipped) {
+            (labels, refined.attached) = attach_nearest(&labels, nearest, t - ATTACH_BELOW * h, ATTACH_GAP * h);
+        }
+    }
+    labels
 }
 
 /// Scores cluster labels against ground truth.

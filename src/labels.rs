@@ -26,8 +26,9 @@ use crate::config::Lonely;
 use crate::graph::Graph;
 use crate::infomap::Partition;
 
-/// What the rules for rows alone read of a graph: which rows kept out-links, and each row's
-/// strongest. [`Graph`] has it; so does any network kept row by row (a saved clustering).
+/// What the label steps read of a graph: which rows kept out-links, each row's strongest, and
+/// the targets of its links. [`Graph`] has it; so does any network kept row by row (a saved
+/// clustering).
 pub trait OutLinks {
     /// Number of rows.
     fn n(&self) -> usize;
@@ -35,6 +36,8 @@ pub trait OutLinks {
     fn has_out_links(&self, i: usize) -> bool;
     /// The target of row `i`'s strongest out-link (its first, in k-NN order), if any.
     fn strongest_target(&self, i: usize) -> Option<u32>;
+    /// Calls `visit` with the target of each of row `i`'s out-links, in k-NN order.
+    fn for_each_target(&self, i: usize, visit: impl FnMut(u32));
 }
 
 impl OutLinks for Graph {
@@ -48,6 +51,10 @@ impl OutLinks for Graph {
 
     fn strongest_target(&self, i: usize) -> Option<u32> {
         self.out_links(i).0.first().copied()
+    }
+
+    fn for_each_target(&self, i: usize, visit: impl FnMut(u32)) {
+        self.out_links(i).0.iter().copied().for_each(visit);
     }
 }
 
@@ -112,13 +119,14 @@ pub fn assign_labels(partition: &Partition, graph: &impl OutLinks, lonely: Lonel
 /// pair of one round at once (union-find), rounds repeated until no pair qualifies (a merged
 /// cluster can qualify anew). Returns the labels, numbered by size, and the number of merges.
 ///
-/// `labels` are dense (`0..`), one per row of `graph`.
+/// `labels` are dense (`0..`), one per row of `graph` (a [`Graph`], or a saved clustering's
+/// network).
 ///
 /// # Complexity
 ///
 /// Per round, `O(L)` over the graph's links plus a sort of the distinct (row, other cluster)
 /// pairs; rounds are few (1-3 on the data measured).
-pub fn merge_clusters(labels: &[u32], graph: &Graph, min_share: f64) -> (Vec<u32>, usize) {
+pub fn merge_clusters(labels: &[u32], graph: &impl OutLinks, min_share: f64) -> (Vec<u32>, usize) {
     let mut labels = number_by_size(labels);
     let mut merges = 0;
     loop {
@@ -132,7 +140,7 @@ pub fn merge_clusters(labels: &[u32], graph: &Graph, min_share: f64) -> (Vec<u32
 }
 
 /// One round of [`merge_clusters`].
-fn merge_round(labels: &[u32], graph: &Graph, min_share: f64) -> (Vec<u32>, usize) {
+fn merge_round(labels: &[u32], graph: &impl OutLinks, min_share: f64) -> (Vec<u32>, usize) {
     let sizes = cluster_sizes(labels);
     // (A, B) once per row of A with a link into B.
     let mut pairs: Vec<u64> = Vec::new();
@@ -142,9 +150,12 @@ fn merge_round(labels: &[u32], graph: &Graph, min_share: f64) -> (Vec<u32>, usiz
             continue;
         }
         targets.clear();
-        targets.extend(
-            graph.out_links(i).0.iter().map(|&j| labels[j as usize]).filter(|&b| b != a && sizes[b as usize] >= 2),
-        );
+        graph.for_each_target(i, |j| {
+            let b = labels[j as usize];
+            if b != a && sizes[b as usize] >= 2 {
+                targets.push(b);
+            }
+        });
         targets.sort_unstable();
         targets.dedup();
         pairs.extend(targets.iter().map(|&b| (u64::from(a) << 32) | u64::from(b)));

@@ -47,7 +47,7 @@ use crate::config::Similarity;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::knn::{Knn, NONE};
+use crate::knn::{Knn, KnnRows, NONE};
 
 /// Points of the density grid.
 pub const GRID_POINTS: usize = 4096;
@@ -446,12 +446,13 @@ impl MinSimChoice {
 }
 
 /// Each row's two nearest other rows: `(id, sim)` of the first, the similarity of the second
-/// (`-inf` where missing; id [`NONE`] when the row lists no other row).
-pub fn nearest_two(knn: &Knn) -> Vec<(u32, f32, f32)> {
-    (0..knn.n())
+/// (`-inf` where missing; id [`NONE`] when the row lists no other row). `knn` is a searched
+/// table or a saved clustering's.
+pub fn nearest_two(knn: &impl KnnRows) -> Vec<(u32, f32, f32)> {
+    (0..knn.num_rows())
         .into_par_iter()
         .map(|i| {
-            let (ids, sims) = knn.row(i);
+            let (ids, sims) = knn.knn_row(i);
             let mut others = ids.iter().zip(sims).filter(|(&j, _)| j != NONE && j as usize != i);
             let (id, s1) = others.next().map_or((NONE, f32::NEG_INFINITY), |(&j, &s)| (j, s));
             let s2 = others.next().map_or(f32::NEG_INFINITY, |(_, &s)| s);

@@ -23,7 +23,7 @@ pub use inputs::{load_inputs, Inputs};
 pub use jobs::{evaluate_files, knn_table, partition_network, KnnJob, KnnJobOutput, NetworkJob, NetworkOutput};
 
 use crate::cluster::{cluster, ClusterParams, Clustering};
-use crate::config::{AutoRule, KnnConfig, Lonely, MinSim, RunConfig, Similarity, Source, K};
+use crate::config::{AutoRule, KnnConfig, MinSim, RunConfig, Similarity, Source, K};
 use crate::edges::is_row_local;
 use crate::error::{Error, Param, Result};
 use crate::features::Features;
@@ -70,13 +70,6 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
                     Param::Save,
                     "needs links made from each row alone; shared-neighbour scores (--edges snn, --weights snn) \
                      are not supported",
-                ));
-            }
-            if config.strategy.merge.is_some() || config.strategy.lonely == Lonely::Nearest {
-                return Err(Error::invalid(
-                    Param::Save,
-                    "`face-cluster add` does not apply the steps after Infomap of the default preset yet (merging \
-                     clusters, attaching rows to their nearest row): save with --preset best or --preset seed",
                 ));
             }
             Some(StateTarget::prepare(dir)?)
@@ -142,6 +135,7 @@ pub fn run(config: &RunConfig, stages: &mut Stages<'_>) -> Result<RunOutput> {
                 k,
                 min_sim,
                 auto: config.min_sim == MinSim::Auto,
+                bandwidth,
                 knn: &knn,
                 quantizer: quantizer.as_ref(),
             };
@@ -178,6 +172,8 @@ struct Saved<'a> {
     k: usize,
     min_sim: Similarity,
     auto: bool,
+    /// `h`, when the main job computed it (for the steps after Infomap).
+    bandwidth: Option<f64>,
     knn: &'a Knn,
     quantizer: Option<&'a Quantizer>,
 }
@@ -204,6 +200,8 @@ fn save(target: StateTarget, saved: &Saved<'_>, features: &Features, clustering:
         edges,
         flow: config.strategy.flow,
         lonely: config.strategy.lonely,
+        merge: config.strategy.merge,
+        bandwidth: saved.bandwidth,
         teleportation_probability: infomap.teleportation_probability,
         seed: config.optimizer.seed,
         trials: config.optimizer.trials.get(),

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 pub use network::TableNetwork;
 pub use table::{Rows, Table};
 
-use crate::config::{EdgeConfig, Lonely, Similarity};
+use crate::config::{EdgeConfig, Lonely, Share, Similarity};
 use crate::edges::is_row_local;
 use crate::error::{Error, Param, Result};
 use crate::infomap::{FlowModel, Rates, RatesParts};
@@ -49,7 +49,7 @@ use mapped::Array;
 /// The `format` of every state's manifest.
 pub const FORMAT: &str = "face-cluster state";
 /// The state format version this build reads and writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The manifest's file name.
 pub const MANIFEST: &str = "state.json";
 /// The lock file's name.
@@ -105,6 +105,13 @@ pub struct StateParams {
     pub flow: FlowModel,
     /// What becomes of rows alone.
     pub lonely: Lonely,
+    /// The share at which clusters are merged after Infomap ([`crate::labels::merge_clusters`]),
+    /// if they are.
+    pub merge: Option<Share>,
+    /// `h`, the merge heights' bandwidth of the main job's table
+    /// ([`crate::threshold::MinSimChoice::bandwidth`]): the unit of [`Lonely::Nearest`]'s
+    /// window, kept as the main job found it. `None` when the main job did not compute it.
+    pub bandwidth: Option<f64>,
     /// Infomap's teleportation probability.
     pub teleportation_probability: f64,
     /// Infomap's seed; the update of generation G runs with `seed + G`.

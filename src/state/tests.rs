@@ -46,6 +46,8 @@ fn fixture(index: &str) -> Fixture {
         edges: EdgeConfig::default(),
         flow: FlowModel::Directed,
         lonely: Lonely::Own,
+        merge: None,
+        bandwidth: None,
         teleportation_probability: 0.15,
         seed: 123,
         trials: 1,
@@ -174,9 +176,14 @@ fn foreign_old_damaged_and_locked_states_are_one_line_errors() {
     );
     fs::write(dir.join("state.json"), "\u{1}binary").unwrap();
     assert!(error(&dir).ends_with("state.json: not a face-cluster state manifest (not JSON)"));
+    // A state of the previous version (before the steps after Infomap were saved).
+    fs::write(dir.join("state.json"), "{\"format\": \"face-cluster state\", \"version\": 2}").unwrap();
+    assert!(
+        error(&dir).ends_with("state format version 2; this face-cluster reads version 3 (save the clustering again)")
+    );
     fs::write(dir.join("state.json"), "{\"format\": \"face-cluster state\", \"version\": 0}").unwrap();
     assert!(error(&dir).ends_with(
-        "state.json: state format version 0; this face-cluster reads version 2 (save the clustering again)"
+        "state.json: state format version 0; this face-cluster reads version 3 (save the clustering again)"
     ));
     // A folder holding other files is not overwritten; one holding a state is.
     let e = StateTarget::prepare(&dir).unwrap_err().to_string();

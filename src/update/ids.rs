@@ -6,8 +6,9 @@
 //!
 //! 1. a group whose old rows are exactly the rows of one old cluster (it may have gained added
 //!    rows) keeps that cluster's id: every cluster the update did not touch, and most it did;
-//! 2. an untouched old cluster (no row of it was re-optimised) keeps its id in the group that
-//!    holds its rows, whatever joined it;
+//! 2. an untouched old cluster (no row of it was re-optimised or has an added row among its
+//!    nearest two, and not a lone row joined to others only now) keeps its id in the group
+//!    that holds its rows, whatever joined it;
 //! 3. the remaining old ids go to the remaining groups by overlap: the pair sharing the most
 //!    old rows first (ties by lower id, then group);
 //! 4. groups left without an id (new clusters, and parts split off) get new ids, counting up
@@ -61,7 +62,8 @@ pub struct Carried {
 
 /// Names the groups `groups` (any labels, one per row; the first `old.len()` rows are the old
 /// rows) after the old clusters `old` (their ids, all below `next_id`); `touched[c]` says
-/// whether old cluster `c` had a row re-optimised. See the [module docs](self).
+/// whether the update touched old cluster `c` (a row re-optimised, or relabelled by the steps
+/// after Infomap). See the [module docs](self).
 ///
 /// # Complexity
 ///

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! State::open -> load NEW -> knn::search_added -> relink (k-NN rows, links, Rates::relink)
-//!   -> Rates::settle -> Infomap::refine -> labels::assign_labels -> ids::carry_ids -> State::write
+//!   -> Rates::settle -> Infomap::refine -> cluster::label_rows -> ids::carry_ids -> State::write
 //! ```
 //!
 //! 1. The added rows are searched against all rows, old and added, the way the state was
@@ -18,7 +18,9 @@
 //!    their modules from the saved partition (added rows start alone): core-loop moves of the
 //!    affected rows and their modules' members, module moves, fine-tune rounds. Every other
 //!    module stays as it was, though moving rows may join it.
-//! 4. Rows are grouped into clusters by the state's rule for rows alone, and each cluster takes
+//! 4. Rows are grouped into clusters by the main job's rules, as saved
+//!    ([`crate::cluster::label_rows`]: rows alone, then the default preset's merge of clusters
+//!    and attaching of lone rows to their nearest row, over all rows), and each cluster takes
 //!    the id of the old cluster it continues ([`ids`]): untouched clusters keep theirs, new
 //!    clusters get new ones, merges and splits are reported.
 //! 5. The state is rewritten by generation ([`crate::state`]): the new rows, the changed k-NN
@@ -40,15 +42,16 @@ use std::time::Instant;
 
 pub use report::{AddReport, AddTimings, ClusterChanges, DriftReport, FlowReport, SearchReport, UpdateInfomapReport};
 
-use crate::cluster::score;
+use crate::cluster::{label_rows, score, LabelRules, Refined};
 use crate::config::{FeatureFormat, LoadOptions};
 use crate::error::{Error, Param, Result};
-use crate::infomap::{Infomap, InfomapConfig, Partition, Rates, NO_MODULE};
+use crate::infomap::{Infomap, InfomapConfig, LinkSource, Partition, Rates, NO_MODULE};
 use crate::io::{load_features, read_labels, AtomicFile};
 use crate::knn::{parse_ivf_join, search_added, MAX_ROWS, NONE};
-use crate::labels::{assign_labels, ClusterCounts, OutLinks};
+use crate::labels::{cluster_sizes, ClusterCounts, OutLinks};
 use crate::measure::{peak_rss_bytes, Stages};
 use crate::state::{Change, PendingState, State, Table, TableNetwork};
+use crate::threshold::nearest_two;
 
 /// How much of the partition an update re-optimises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,6 +122,10 @@ impl OutLinks for StateLinks<'_> {
 
     fn strongest_target(&self, i: usize) -> Option<u32> {
         self.network.strongest_target(i)
+    }
+
+    fn for_each_target(&self, i: usize, mut visit: impl FnMut(u32)) {
+        self.network.for_each_out_link(i, |j, _| visit(j));
     }
 }
 
@@ -234,20 +241,31 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
         _ => (&refined.partition, &refined.active),
     };
 
-    // 4. Clusters and their ids.
+    // 4. Clusters, by the main job's rules (`cluster::label_rows`), and their ids.
     let (carried, measured) = stages.run(Some(("labels", None)), || {
         let links = StateLinks { network: state.network(), rates: &state.rates };
-        let groups = assign_labels(kept, &links, params.lonely);
+        let nearest = nearest_two(&state.table);
+        let rules = LabelRules { lonely: params.lonely, merge: params.merge, min_sim, bandwidth: params.bandwidth };
+        let mut steps = Refined::default();
+        let groups = label_rows(kept, &links, &nearest, &rules, &mut steps);
         let next = state.manifest.next_cluster_id;
-        let mut touched = vec![false; next as usize];
-        for &v in active.iter().filter(|&&v| (v as usize) < n_old) {
-            touched[state.clusters[v as usize] as usize] = true;
-        }
+        // Of the old rows whose k-NN rows changed, those with an added row among their nearest
+        // two: what attaching reads (links are read by the merge, and changed links make a
+        // row active).
+        let near_added: Vec<u32> = patched
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let (ids, _) = state.table.row(i as usize);
+                ids.iter().filter(|&&j| j != NONE && j != i).take(2).any(|&j| j as usize >= n_old)
+            })
+            .collect();
+        let touched = touched_clusters(&state.clusters, active, &near_added, &groups, next);
         let touched_count = touched.iter().filter(|&&t| t).count();
-        (ids::carry_ids(&state.clusters, &groups, &touched, next), touched_count)
+        (ids::carry_ids(&state.clusters, &groups, &touched, next), touched_count, steps)
     });
     t.labels = measured.secs;
-    let (carried, touched) = carried;
+    let (carried, touched, steps) = carried;
     let (eval, measured) = stages.run(None, || truth.as_ref().map(|truth| score(truth, &carried.ids)));
     t.eval = measured.secs;
     let eval = eval.transpose()?;
@@ -312,6 +330,9 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
             singleton_clusters: counts.singletons,
             largest_cluster: counts.largest,
             touched,
+            merged_by_share: steps.merges,
+            attached_rows: steps.attached,
+            attach_skipped: steps.attach_skipped,
             new: carried.new_ids.len(),
             new_ids: carried.new_ids,
             retired_ids: carried.retired,
@@ -324,6 +345,28 @@ pub fn add(job: &AddJob, stages: &mut Stages<'_>) -> Result<AddOutput> {
         eval,
     };
     Ok(AddOutput { labels: carried.ids, report, pending })
+}
+
+/// Which old clusters (by id, below `next_id`) the update touched ([`ids::carry_ids`]): those
+/// with a row that was re-optimised (`active`) or that has an added row among its nearest two
+/// (`near_added`: what [`crate::labels::attach_nearest`] reads), and old clusters of one row
+/// that the steps after Infomap no longer leave alone (a row attached or merged only now, as
+/// when the share of rows alone crosses [`crate::threshold::MAX_ALONE`]). An untouched cluster
+/// keeps its id in the group that holds its rows, whatever joined it: a lone row joining a
+/// cluster must not give it its id.
+fn touched_clusters(old: &[u32], active: &[u32], near_added: &[u32], groups: &[u32], next_id: u32) -> Vec<bool> {
+    let n_old = old.len();
+    let mut touched = vec![false; next_id as usize];
+    for &v in active.iter().chain(near_added).filter(|&&v| (v as usize) < n_old) {
+        touched[old[v as usize] as usize] = true;
+    }
+    let (old_sizes, group_sizes) = (cluster_sizes(old), cluster_sizes(groups));
+    for (i, &c) in old.iter().enumerate() {
+        if old_sizes[c as usize] == 1 && group_sizes[groups[i] as usize] > 1 {
+            touched[c as usize] = true;
+        }
+    }
+    touched
 }
 
 /// What [`relink`] changed.

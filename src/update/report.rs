@@ -14,7 +14,8 @@
 //!   "drift": {"fresh_codelength_bits": 11.28, "drift": 0.0009, "kept": "update"},
 //!   "rows_since_full": 3000,
 //!   "clusters": {"clusters": 1550, "singleton_clusters": 40, "largest_cluster": 300,
-//!                "touched": 700, "new": 12, "new_ids": [1540, ...], "retired_ids": [...],
+//!                "touched": 700, "merged_by_share": 30, "attached_rows": 90,
+//!                "attach_skipped": false, "new": 12, "new_ids": [1540, ...], "retired_ids": [...],
 //!                "merges": [{"id": 17, "from": [[17, 80], [903, 3]]}],
 //!                "splits": [{"id": 52, "into": [[52, 60], [1544, 9]]}], "moved_rows": 40},
 //!   "timings_secs": {"load_state": .., "load": .., "search": .., "relink": .., "flow": ..,
@@ -156,8 +157,15 @@ pub struct ClusterChanges {
     pub singleton_clusters: usize,
     /// Rows of the largest.
     pub largest_cluster: usize,
-    /// Old clusters with a row re-optimised.
+    /// Old clusters with a row re-optimised or with an added row among its nearest two, or a
+    /// lone row joined to others only now.
     pub touched: usize,
+    /// Pairs of clusters the merge step joined ([`crate::labels::merge_clusters`]; 0 without it).
+    pub merged_by_share: usize,
+    /// Rows alone attached to their nearest row's cluster ([`crate::labels::attach_nearest`]).
+    pub attached_rows: usize,
+    /// Whether attaching was skipped because most rows have no neighbour at `min_sim`.
+    pub attach_skipped: bool,
     /// Clusters that got new ids.
     pub new: usize,
     /// Their ids.

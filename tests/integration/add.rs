@@ -82,6 +82,55 @@ fn save_then_add_labels_every_row_and_keeps_the_ids_of_untouched_clusters() {
 }
 
 #[test]
+fn the_default_preset_saves_and_adds_with_its_steps_after_infomap() {
+    let s = Scratch::new();
+    // 12 tight clusters of 20 and 6 rows that are alone; the added rows belong to clusters 0-3.
+    let mut all = rows(12, 20, 16, 3);
+    all.extend(rows(6, 1, 16, 99));
+    let (mut old, mut old_cluster, mut new, mut new_cluster) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, row) in all.into_iter().enumerate() {
+        if !(180..240).contains(&i) || i % 12 >= 4 {
+            old.push(row);
+            old_cluster.push(if i < 240 { i % 12 } else { i });
+        } else {
+            new.push(row);
+            new_cluster.push(i % 12);
+        }
+    }
+    s.file("old.npy", npy_f32(&old));
+    s.file("new.npy", npy_f32(&new));
+    // The default preset (no option): k fitted to the rows, its own threshold, merge, attach.
+    assert_success(&s.run(&["old.npy", "--save", "state", "-o", "before.txt", "--report", "save.json", "-q"]));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(s.path().join("state/state.json")).unwrap()).unwrap();
+    let params = &manifest["params"];
+    assert_eq!((params["lonely"].as_str(), manifest["version"].as_u64()), (Some("nearest"), Some(3)));
+    assert!((params["merge"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-6, "{params}");
+    assert!(params["bandwidth"].as_f64().unwrap() > 0.0, "{params}");
+    let out = s.run(&["add", "state", "new.npy", "-o", "after.txt", "--report", "add.json"]);
+    assert_success(&out);
+    let (before, after) = (labels(&s.path().join("before.txt")), labels(&s.path().join("after.txt")));
+    assert_eq!(after.len(), old.len() + new.len());
+    for (i, &c) in old_cluster.iter().enumerate() {
+        if c >= 4 {
+            assert_eq!(after[i], before[i], "row {i}");
+        }
+    }
+    for (j, &c) in new_cluster.iter().enumerate() {
+        let cluster_row = old_cluster.iter().position(|&o| o == c).unwrap();
+        assert_eq!(after[old.len() + j], after[cluster_row], "added row {j}");
+    }
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(s.path().join("add.json")).unwrap()).unwrap();
+    let clusters = &report["clusters"];
+    assert_eq!(report["params"]["lonely"], "nearest");
+    for field in ["merged_by_share", "attached_rows", "attach_skipped"] {
+        assert!(!clusters[field].is_null(), "{field}: {clusters}");
+    }
+    let saved: serde_json::Value = serde_json::from_slice(&fs::read(s.path().join("save.json")).unwrap()).unwrap();
+    assert_eq!(clusters["clusters"], saved["clusters"], "{clusters}");
+}
+
+#[test]
 fn states_that_are_not_ours_and_bad_requests_are_one_line_errors() {
     let s = Scratch::new();
     s.good_inputs();
@@ -104,7 +153,7 @@ fn states_that_are_not_ours_and_bad_requests_are_one_line_errors() {
     assert_error(
         &s.run(&["add", "foreign", "feats.npy"]),
         1,
-        &["foreign/state.json: state format version 7; this face-cluster reads version 2"],
+        &["foreign/state.json: state format version 7; this face-cluster reads version 3"],
     );
     // --save needs features, a row-local rule, and a folder that is empty or a state.
     s.run(&["knn", "feats.npy", "-k", "5", "-o", "knn.npz"]);
@@ -117,11 +166,6 @@ fn states_that_are_not_ours_and_bad_requests_are_one_line_errors() {
         &s.run(&["feats.npy", "--k", "5", "--edges", "snn", "--save", "st", "-o", "out/labels.txt"]),
         1,
         &["invalid --save: needs links made from each row alone"],
-    );
-    assert_error(
-        &s.run(&["feats.npy", "--save", "st", "-o", "out/labels.txt"]),
-        1,
-        &["invalid --save: `face-cluster add` does not apply the steps after Infomap of the default preset yet"],
     );
     assert_error(
         &s.run(&["feats.npy", "--k", "5", "--preset", "best", "--save", "out", "-o", "labels.txt"]),
