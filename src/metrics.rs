@@ -129,6 +129,21 @@ pub struct Scores {
 }
 
 impl Scores {
+    /// The scores in one line, as the run summaries print them.
+    pub fn line(&self) -> String {
+        format!(
+            "pairwise F {:.4} (P {:.4} R {:.4}), BCubed F {:.4} (P {:.4} R {:.4}), NMI {:.4}; {} true clusters",
+            self.pairwise.f,
+            self.pairwise.precision,
+            self.pairwise.recall,
+            self.bcubed.f,
+            self.bcubed.precision,
+            self.bcubed.recall,
+            self.nmi,
+            self.true_clusters
+        )
+    }
+
     /// The scores as a small text table (`face-cluster eval` without `--json`).
     pub fn table(&self) -> String {
         format!(

@@ -568,18 +568,7 @@ impl Report {
             self.clusters, self.singleton_clusters, self.largest_cluster
         );
         if let Some(e) = &self.eval {
-            let _ = writeln!(
-                s,
-                "pairwise F {:.4} (P {:.4} R {:.4}), BCubed F {:.4} (P {:.4} R {:.4}), NMI {:.4}; {} true clusters",
-                e.pairwise.f,
-                e.pairwise.precision,
-                e.pairwise.recall,
-                e.bcubed.f,
-                e.bcubed.precision,
-                e.bcubed.recall,
-                e.nmi,
-                e.true_clusters
-            );
+            let _ = writeln!(s, "{}", e.line());
         }
         if let Some(r) = &self.recall {
             let _ = writeln!(s, "{}", r.summary());

@@ -268,18 +268,7 @@ impl AddReport {
             t.load_state, t.load, t.search, t.relink, t.flow, t.infomap, t.drift, t.labels, t.write, t.total
         );
         if let Some(e) = &self.eval {
-            let _ = write!(
-                s,
-                "\npairwise F {:.4} (P {:.4} R {:.4}), BCubed F {:.4} (P {:.4} R {:.4}), NMI {:.4}; {} true clusters",
-                e.pairwise.f,
-                e.pairwise.precision,
-                e.pairwise.recall,
-                e.bcubed.f,
-                e.bcubed.precision,
-                e.bcubed.recall,
-                e.nmi,
-                e.true_clusters
-            );
+            let _ = write!(s, "\n{}", e.line());
         }
         s
     }
