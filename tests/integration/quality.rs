@@ -1,6 +1,7 @@
 //! Presets, strategies and the automatic threshold through the binary, on the shipped ORL faces
 //! (400 rows: fast, and every identity is recoverable).
 
+use std::path::Path;
 use std::process::Output;
 
 use face_cluster::report::Report;
@@ -14,6 +15,24 @@ fn run(args: &[&str]) -> Output {
     let out = face_cluster().args(args).output().expect("the binary runs");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
+}
+
+/// The main job on `feats` scored against `truth`, with `extra` options, in `dir`: its report
+/// and stderr (the run must succeed).
+fn run_scored(dir: &Path, feats: &Path, truth: &Path, extra: &[&str]) -> (Report, String) {
+    let report = dir.join("run.json");
+    let out = face_cluster()
+        .arg(feats)
+        .arg("--labels")
+        .arg(truth)
+        .args(extra)
+        .args(["-o", "/dev/null", "--report"])
+        .arg(&report)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{extra:?}: {stderr}");
+    (serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap(), stderr)
 }
 
 fn orl(file: &str) -> String {
@@ -89,17 +108,7 @@ fn near_duplicates_do_not_fool_the_default() {
     let (feats, truth) = (dir.path().join("album.npy"), dir.path().join("album.meta"));
     std::fs::write(&feats, npy_f32(&rows)).unwrap();
     std::fs::write(&truth, labels.join("\n") + "\n").unwrap();
-    let score = |preset: &str| {
-        let report = dir.path().join(format!("{preset}.json"));
-        let out = face_cluster()
-            .arg(&feats)
-            .args(["--preset", preset, "--labels", truth.to_str().unwrap(), "-o", "/dev/null", "--report"])
-            .arg(&report)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_str::<Report>(&std::fs::read_to_string(&report).unwrap()).unwrap()
-    };
+    let score = |preset: &str| run_scored(dir.path(), &feats, &truth, &["--preset", preset]).0;
     let best = score("best");
     assert!(best.params.min_sim > 0.99, "issue 9's rule takes the near-duplicate valley: {}", best.params.min_sim);
     assert!(best.eval.unwrap().pairwise.f < 0.5);
@@ -118,17 +127,8 @@ fn small_inputs_lower_the_default_k_and_say_so() {
     let (feats, truth) = (dir.path().join("small.npy"), dir.path().join("small.meta"));
     std::fs::write(&feats, npy_f32(&rows[..30])).unwrap();
     std::fs::write(&truth, labels[..30].join("\n") + "\n").unwrap();
-    let report = dir.path().join("run.json");
-    let out = face_cluster()
-        .arg(&feats)
-        .args(["--labels", truth.to_str().unwrap(), "-o", "/dev/null", "--report"])
-        .arg(&report)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (report, stderr) = run_scored(dir.path(), &feats, &truth, &[]);
     assert!(stderr.contains("note: k lowered from 256 to 29: the input has 30 rows"), "{stderr}");
-    let report: Report = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(report.params.k, 29);
     // Three people of ten photos: all found (the Silverman floor keeps the density smooth).
     let eval = report.eval.unwrap();
@@ -329,15 +329,7 @@ fn auto_on_lfw_is_within_a_point_of_the_best_fixed_threshold() {
     let feats = data_dir().join("lfw-a/feats.npy");
     let labels = data_dir().join("lfw-a/labels.meta");
     let score = |min_sim: &str| {
-        let report = dir.path().join(format!("{min_sim}.json"));
-        let out = face_cluster()
-            .arg(&feats)
-            .args(["--labels", labels.to_str().unwrap(), "--min-sim", min_sim, "-o", "/dev/null", "--report"])
-            .arg(&report)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let report: Report = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let (report, _) = run_scored(dir.path(), &feats, &labels, &["--min-sim", min_sim]);
         (report.params.min_sim, report.eval.unwrap().pairwise.f)
     };
     let (picked, auto_f) = score("auto");
@@ -358,16 +350,7 @@ fn most_rows_alone_is_a_warning() {
     let sub: Vec<Vec<f32>> = pick.iter().map(|&i| rows[i].clone()).collect();
     std::fs::write(&feats, npy_f32(&sub)).unwrap();
     std::fs::write(&truth, pick.iter().map(|&i| labels[i].as_str()).collect::<Vec<_>>().join("\n") + "\n").unwrap();
-    let report = dir.path().join("run.json");
-    let out = face_cluster()
-        .arg(&feats)
-        .args(["--labels", truth.to_str().unwrap(), "-o", "/dev/null", "--report"])
-        .arg(&report)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let report: Report = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let (report, stderr) = run_scored(dir.path(), &feats, &truth, &[]);
     let line = format!(
         "warning: 80% of rows have no neighbour above min_sim {:.4}; if few photos are of one-off people, set --min-sim lower",
         report.params.min_sim
