@@ -636,19 +636,7 @@ mod tests {
         for round in 0..20 {
             // Clustered random graphs, like k-NN graphs: most links inside groups of 10.
             let n = 50 + rng.below(150) as usize;
-            let mut links = Vec::new();
-            for u in 0..n as u32 {
-                for _ in 0..6 {
-                    let v = if rng.below(10) < 9 {
-                        (u / 10 * 10 + rng.below(10) as u32).min(n as u32 - 1)
-                    } else {
-                        rng.below(n as u64) as u32
-                    };
-                    if v != u && rng.below(20) != 0 {
-                        links.push((u, v, 0.5 + rng.unit_f64()));
-                    }
-                }
-            }
+            let links = crate::infomap::tests::clustered_links(&mut rng, n, 20);
             let settings = FlowSettings {
                 model: FlowModel::Directed,
                 alpha: 0.15,

@@ -519,20 +519,7 @@ mod tests {
 
     /// A clustered random graph like a k-NN graph: most links inside groups of 10.
     fn clustered(rng: &mut Rng, n: usize) -> Vec<(u32, u32, f64)> {
-        let mut links = Vec::new();
-        for u in 0..n as u32 {
-            for _ in 0..6 {
-                let v = if rng.below(10) < 9 {
-                    (u / 10 * 10 + rng.below(10) as u32).min(n as u32 - 1)
-                } else {
-                    rng.below(n as u64) as u32
-                };
-                if v != u && rng.below(15) != 0 {
-                    links.push((u, v, 0.5 + rng.unit_f64()));
-                }
-            }
-        }
-        links
+        crate::infomap::tests::clustered_links(rng, n, 15)
     }
 
     fn out_links(links: &[(u32, u32, f64)], u: u32) -> Vec<(u32, f64)> {

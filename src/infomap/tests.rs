@@ -1,6 +1,26 @@
 //! Tests that pin the algorithm to the reference's numbers (spec §9.1) and to known answers.
 
 use super::*;
+use crate::rng::Rng;
+
+/// A clustered random graph like a k-NN graph: 6 draws per node, 9 in 10 inside its group of
+/// 10; a draw is dropped when it is a self-link or one in `drop_one_in` at random.
+pub(super) fn clustered_links(rng: &mut Rng, n: usize, drop_one_in: u64) -> Vec<(u32, u32, f64)> {
+    let mut links = Vec::new();
+    for u in 0..n as u32 {
+        for _ in 0..6 {
+            let v = if rng.below(10) < 9 {
+                (u / 10 * 10 + rng.below(10) as u32).min(n as u32 - 1)
+            } else {
+                rng.below(n as u64) as u32
+            };
+            if v != u && rng.below(drop_one_in) != 0 {
+                links.push((u, v, 0.5 + rng.unit_f64()));
+            }
+        }
+    }
+    links
+}
 
 /// Network G1 of spec §9.1: two directed triangles joined by two weak links.
 fn g1() -> Network {
